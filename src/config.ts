@@ -1,0 +1,190 @@
+/**
+ * Every setting of the public contract (../DESIGN.md, `.env.example`), read from the environment once at
+ * start-up and validated with a message that names the variable, what is wrong and what it is for.
+ */
+import { z } from "zod";
+
+const DEFAULT_SYSTEM_PROMPT = [
+  "You are the friendly receptionist of a small electrical contracting company, answering the phone.",
+  "You speak with callers on a phone line, so keep every answer short: one or two sentences, plain words,",
+  "no lists, no markdown, no emojis. Help callers describe their electrical problem, collect their name,",
+  "address and a good time for a visit, and tell them an electrician will confirm the appointment.",
+  "For anything dangerous (sparks, burning smell, exposed wires) tell them to switch off the main breaker",
+  "and call emergency services if there is fire. If the caller says goodbye or has nothing more, call the",
+  "end_call tool.",
+].join(" ");
+
+const DEFAULT_GREETING = "Thanks for calling! How can I help you today?";
+
+/** What each variable is for, printed beside any validation error so the message stands on its own. */
+export const VARIABLE_PURPOSE: Record<string, string> = {
+  PORT: "the TCP port the server listens on",
+  HOST: "the address the server listens on",
+  PUBLIC_URL: "the https base URL Twilio reaches this server at (the stream URL is its wss:// form)",
+  LOG_LEVEL: "how much the server logs (fatal, error, warn, info, debug, trace, silent)",
+  LOG_TRANSCRIPTS: "whether caller and agent words appear in info logs (false redacts them)",
+  TWILIO_ACCOUNT_SID: "the Twilio account, needed for REST calls (hang up, transfer)",
+  TWILIO_AUTH_TOKEN: "verifies Twilio's webhook signatures and authenticates REST calls",
+  TWILIO_PHONE_NUMBER: "the Twilio number callers dial (informational)",
+  TWILIO_API_BASE_URL: "where Twilio REST calls go (a mock server in tests)",
+  TWILIO_VALIDATE_STREAM_SIGNATURE: "whether the WebSocket upgrade's X-Twilio-Signature is checked too",
+  STREAM_TOKEN_TTL_SECONDS: "how long the per-call stream token handed out in TwiML stays valid",
+  TRANSFER_NUMBER: "the number the transfer_call tool dials (empty disables the tool)",
+  STT_PROVIDER: "which speech-to-text engine runs",
+  DEEPGRAM_API_KEY: "authenticates to Deepgram's live transcription API",
+  DEEPGRAM_BASE_URL: "points the Deepgram SDK at a self-hosted Deepgram or a test server",
+  DEEPGRAM_MODEL: "the Deepgram model",
+  LLM_BASE_URL: "the OpenAI-compatible chat endpoint (vLLM, Ollama, llama.cpp server)",
+  LLM_MODEL: "the model name sent to the chat endpoint",
+  LLM_API_KEY: "the bearer token sent to the chat endpoint",
+  LLM_ENABLE_THINKING: "whether Qwen3-style models may think before answering (adds latency)",
+  TTS_PROVIDER: "which text-to-speech engine runs",
+  KOKORO_VOICE: "the Kokoro voice",
+  KOKORO_DTYPE: "the Kokoro ONNX weights' precision",
+  KOKORO_MODEL_DIR: "a local directory holding the Kokoro model (empty: download from Hugging Face)",
+  TTS_BASE_URL: "the OpenAI-compatible speech endpoint (Kokoro-FastAPI, speaches, OpenAI)",
+  TTS_MODEL: "the model name sent to the speech endpoint",
+  TTS_VOICE: "the voice sent to the speech endpoint",
+  TTS_API_KEY: "the bearer token sent to the speech endpoint",
+  SYSTEM_PROMPT: "the agent's persona and instructions",
+  GREETING: "the agent's first words",
+  CALL_TAPES_DIR: "a directory where every call is recorded as a replayable tape",
+  INSPECT: "where live calls are shown in the Stately inspector",
+  INSPECT_PORT: "the port of the local Stately inspector relay",
+};
+
+const emptyToUndefined = (value: unknown) =>
+  typeof value === "string" && value.trim() === "" ? undefined : value;
+
+const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
+const port = (fallback: number) =>
+  z.preprocess(
+    emptyToUndefined,
+    z.coerce
+      .number()
+      .int("must be a whole number")
+      .min(1, "must be between 1 and 65535")
+      .max(65535, "must be between 1 and 65535")
+      .default(fallback),
+  );
+const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" });
+const wsOrHttpUrl = z.url({ protocol: /^(https?|wss?)$/, error: "must be an http(s):// or ws(s):// URL" });
+const boolean = (fallback: boolean) =>
+  z.preprocess(
+    (value) => {
+      const v = emptyToUndefined(value);
+      if (v === undefined) return fallback;
+      if (typeof v !== "string") return v;
+      const lowered = v.toLowerCase();
+      if (["true", "1", "yes", "on"].includes(lowered)) return true;
+      if (["false", "0", "no", "off"].includes(lowered)) return false;
+      return v;
+    },
+    z.boolean({ error: "must be true or false" }),
+  );
+
+const schema = z.object({
+  PORT: port(8080),
+  HOST: z.preprocess(emptyToUndefined, z.string().default("0.0.0.0")),
+  PUBLIC_URL: z.preprocess(emptyToUndefined, httpUrl.default("http://localhost:8080")),
+  LOG_LEVEL: z.preprocess(
+    emptyToUndefined,
+    z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  ),
+  LOG_TRANSCRIPTS: boolean(true),
+  TWILIO_ACCOUNT_SID: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(/^AC[0-9a-fA-F]{32}$/, "must be 'AC' followed by 32 hexadecimal characters")
+      .optional(),
+  ),
+  TWILIO_AUTH_TOKEN: optionalString,
+  TWILIO_PHONE_NUMBER: optionalString,
+  TWILIO_API_BASE_URL: z.preprocess(emptyToUndefined, httpUrl.default("https://api.twilio.com")),
+  TWILIO_VALIDATE_STREAM_SIGNATURE: boolean(true),
+  STREAM_TOKEN_TTL_SECONDS: z.preprocess(
+    emptyToUndefined,
+    z.coerce.number().int().min(5, "must be at least 5 seconds").max(3600).default(60),
+  ),
+  TRANSFER_NUMBER: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(/^\+?[0-9]{3,15}$|^sip:.+/, "must be a phone number in E.164 form (+15551234567) or a sip: URI")
+      .optional(),
+  ),
+  STT_PROVIDER: z.preprocess(emptyToUndefined, z.enum(["deepgram", "whisper"]).default("deepgram")),
+  DEEPGRAM_API_KEY: optionalString,
+  DEEPGRAM_BASE_URL: z.preprocess(emptyToUndefined, wsOrHttpUrl.optional()),
+  DEEPGRAM_MODEL: z.preprocess(emptyToUndefined, z.string().default("nova-3")),
+  LLM_BASE_URL: z.preprocess(emptyToUndefined, httpUrl.default("http://localhost:8000/v1")),
+  LLM_MODEL: z.preprocess(emptyToUndefined, z.string().default("Qwen/Qwen3-8B")),
+  LLM_API_KEY: z.preprocess(emptyToUndefined, z.string().default("EMPTY")),
+  LLM_ENABLE_THINKING: boolean(false),
+  TTS_PROVIDER: z.preprocess(emptyToUndefined, z.enum(["kokoro", "openai", "piper"]).default("kokoro")),
+  KOKORO_VOICE: z.preprocess(emptyToUndefined, z.string().default("af_heart")),
+  KOKORO_DTYPE: z.preprocess(emptyToUndefined, z.enum(["fp32", "fp16", "q8", "q4", "q4f16"]).default("q8")),
+  KOKORO_MODEL_DIR: optionalString,
+  TTS_BASE_URL: z.preprocess(emptyToUndefined, httpUrl.optional()),
+  TTS_MODEL: z.preprocess(emptyToUndefined, z.string().default("kokoro")),
+  TTS_VOICE: z.preprocess(emptyToUndefined, z.string().default("af_heart")),
+  TTS_API_KEY: optionalString,
+  SYSTEM_PROMPT: z.preprocess(emptyToUndefined, z.string().default(DEFAULT_SYSTEM_PROMPT)),
+  GREETING: z.preprocess(emptyToUndefined, z.string().default(DEFAULT_GREETING)),
+  CALL_TAPES_DIR: optionalString,
+  INSPECT: z.preprocess(emptyToUndefined, z.enum(["off", "local", "sky"]).default("off")),
+  INSPECT_PORT: port(4242),
+});
+
+export type Env = z.infer<typeof schema>;
+
+export interface Config {
+  env: Env;
+  /** Every secret value present, so the logger can scrub it from any line whatever the path it hides in. */
+  secrets: string[];
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+const SECRET_VARIABLES = ["TWILIO_AUTH_TOKEN", "DEEPGRAM_API_KEY", "LLM_API_KEY", "TTS_API_KEY"] as const;
+
+/** Reads and validates the configuration; throws a `ConfigError` listing every problem at once. */
+export function loadConfig(source: NodeJS.ProcessEnv): Config {
+  // VLLM_BASE_URL is the contract's alias of LLM_BASE_URL; the canonical name wins when both are set.
+  const input: Record<string, string | undefined> = {
+    ...source,
+    LLM_BASE_URL: source.LLM_BASE_URL || source.VLLM_BASE_URL,
+  };
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? "?");
+      const purpose = VARIABLE_PURPOSE[name];
+      // Never echo a secret's value back, even in an error.
+      const shown = (SECRET_VARIABLES as readonly string[]).includes(name) ? "" : ` (got "${input[name]}")`;
+      return `${name} ${issue.message}${shown}${purpose ? `: it sets ${purpose}` : ""}`;
+    });
+    throw new ConfigError(problems);
+  }
+  const env = parsed.data;
+  const secrets = SECRET_VARIABLES.map((name) => env[name]).filter(
+    // "EMPTY" is vLLM's conventional placeholder, not a secret; scrubbing it would mangle ordinary words.
+    (value): value is string => typeof value === "string" && value.length >= 6 && value !== "EMPTY",
+  );
+  return { env, secrets };
+}
+
+/**
+ * The media stream URL handed to Twilio: always `wss://<PUBLIC_URL host>/twilio/stream`, as the contract
+ * fixes, because Twilio only opens secure WebSockets. A local client talking to a plain-http server (the
+ * simulated caller) swaps the scheme itself; the upgrade signature is still computed over this URL.
+ */
+export function streamUrl(env: Pick<Env, "PUBLIC_URL">): string {
+  return `wss://${new URL(env.PUBLIC_URL).host}/twilio/stream`;
+}

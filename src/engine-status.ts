@@ -1,0 +1,87 @@
+/**
+ * What each engine is set to and what it still lacks, printed at start-up and served by /health, so a
+ * newcomer with an empty .env sees exactly which variables to fill in instead of a crash.
+ */
+import type { Env } from "./config.js";
+
+export interface EngineStatus {
+  engine: "telephony" | "stt" | "llm" | "tts";
+  provider: string;
+  ready: boolean;
+  /** Where it points, without secrets. */
+  detail: string;
+  /** Each missing piece as "VARIABLE: why it is needed". */
+  missing: string[];
+}
+
+export function describeEngines(env: Env): EngineStatus[] {
+  return [telephony(env), stt(env), llm(env), tts(env)];
+}
+
+function status(
+  engine: EngineStatus["engine"],
+  provider: string,
+  detail: string,
+  missing: string[],
+): EngineStatus {
+  return { engine, provider, ready: missing.length === 0, detail, missing };
+}
+
+function telephony(env: Env): EngineStatus {
+  const missing: string[] = [];
+  if (!env.TWILIO_AUTH_TOKEN) {
+    missing.push(
+      "TWILIO_AUTH_TOKEN: without it webhooks and streams are accepted unsigned (fine only for local tests)",
+    );
+  }
+  if (!env.TWILIO_ACCOUNT_SID)
+    missing.push("TWILIO_ACCOUNT_SID: needed to hang up or transfer calls over REST");
+  const detail = `webhook ${env.PUBLIC_URL.replace(/\/+$/, "")}/twilio/voice, REST ${env.TWILIO_API_BASE_URL}`;
+  return status("telephony", "twilio", detail, missing);
+}
+
+function stt(env: Env): EngineStatus {
+  if (env.STT_PROVIDER === "whisper") {
+    return status("stt", "whisper", "self-hosted Whisper", [
+      "STT_PROVIDER=whisper: not available in this build yet",
+    ]);
+  }
+  const missing = env.DEEPGRAM_API_KEY
+    ? []
+    : ["DEEPGRAM_API_KEY: Deepgram refuses live transcription without it"];
+  return status(
+    "stt",
+    "deepgram",
+    `model ${env.DEEPGRAM_MODEL} at ${env.DEEPGRAM_BASE_URL ?? "api.deepgram.com"}`,
+    missing,
+  );
+}
+
+function llm(env: Env): EngineStatus {
+  return status("llm", "openai-compatible", `model ${env.LLM_MODEL} at ${env.LLM_BASE_URL}`, []);
+}
+
+function tts(env: Env): EngineStatus {
+  switch (env.TTS_PROVIDER) {
+    case "kokoro":
+      return status(
+        "tts",
+        "kokoro",
+        `voice ${env.KOKORO_VOICE}, ${env.KOKORO_DTYPE}, ${env.KOKORO_MODEL_DIR ? `from ${env.KOKORO_MODEL_DIR}` : "from Hugging Face (downloaded on first start)"}`,
+        [],
+      );
+    case "openai":
+      return status(
+        "tts",
+        "openai-compatible speech",
+        `model ${env.TTS_MODEL}, voice ${env.TTS_VOICE} at ${env.TTS_BASE_URL ?? "?"}`,
+        env.TTS_BASE_URL
+          ? []
+          : ["TTS_BASE_URL: the speech endpoint, e.g. http://localhost:8880/v1 for Kokoro-FastAPI"],
+      );
+    case "piper":
+      return status("tts", "piper", "self-hosted Piper", [
+        "TTS_PROVIDER=piper: not available in this build yet",
+      ]);
+  }
+}

@@ -1,0 +1,18 @@
+import type { Config } from "./config.js";
+import type { EngineStatus } from "./engine-status.js";
+import type { Metrics } from "./metrics.js";
+import type { CallFactory } from "./twilio/media-stream-session.js";
+import type { StreamTokens } from "./twilio/stream-token.js";
+
+/** What the routes share: built once per server by `buildServer`. */
+export interface ServerContext {
+  config: Config;
+  metrics: Metrics;
+  tokens: StreamTokens;
+  /** Creates the call behind an accepted stream (already wrapped to keep the active-call count). */
+  createCall: CallFactory;
+  /** True once shutdown began: new streams are refused, calls in progress finish. */
+  draining: boolean;
+  activeCalls(): number;
+  engineStatus(): EngineStatus[];
+}

@@ -1,0 +1,84 @@
+/**
+ * Builds the Fastify server: routes only, no listening, so tests drive it with `inject` and `injectWS`.
+ */
+import formbody from "@fastify/formbody";
+import websocket from "@fastify/websocket";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { Config } from "./config.js";
+import { describeEngines } from "./engine-status.js";
+import type { Logger } from "./logger.js";
+import { createMetrics, type Metrics } from "./metrics.js";
+import { registerHealthAndMetrics } from "./routes/health-and-metrics.js";
+import { registerMediaStreamRoute } from "./routes/media-stream.js";
+import { registerTwilioWebhooks } from "./routes/twilio-webhooks.js";
+import type { ServerContext } from "./server-context.js";
+import { MAX_INBOUND_MESSAGE_BYTES } from "./twilio/media-stream-protocol.js";
+import type { CallFactory } from "./twilio/media-stream-session.js";
+import { createStreamTokens, type StreamTokens } from "./twilio/stream-token.js";
+
+export interface ServerOptions {
+  config: Config;
+  logger: Logger;
+  createCall: CallFactory;
+  metrics?: Metrics;
+  tokens?: StreamTokens;
+}
+
+export interface Server {
+  app: FastifyInstance;
+  context: ServerContext;
+  /** Refuse new streams, let calls in progress end (up to `graceMs`), then close. */
+  drain(graceMs: number): Promise<void>;
+}
+
+export async function buildServer(options: ServerOptions): Promise<Server> {
+  const { config } = options;
+  const metrics = options.metrics ?? createMetrics();
+  let active = 0;
+
+  const context: ServerContext = {
+    config,
+    metrics,
+    tokens: options.tokens ?? createStreamTokens({ ttlSeconds: config.env.STREAM_TOKEN_TTL_SECONDS }),
+    draining: false,
+    activeCalls: () => active,
+    engineStatus: () => describeEngines(config.env),
+    createCall: (start, output, log) => {
+      const call = options.createCall(start, output, log);
+      active += 1;
+      metrics.activeCalls.set(active);
+      metrics.callsStarted.inc();
+      return {
+        onAudio: (frame) => call.onAudio(frame),
+        onMark: (name) => call.onMark(name),
+        onDtmf: (digit) => call.onDtmf(digit),
+        onStop: () => call.onStop(),
+        onClose: () => {
+          active -= 1;
+          metrics.activeCalls.set(active);
+          call.onClose();
+        },
+      };
+    },
+  };
+
+  const app: FastifyInstance = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    trustProxy: true,
+  });
+  await app.register(formbody);
+  // A Twilio message is small; anything far larger is refused by the WebSocket layer itself.
+  await app.register(websocket, { options: { maxPayload: MAX_INBOUND_MESSAGE_BYTES * 4 } });
+  registerTwilioWebhooks(app, context);
+  registerMediaStreamRoute(app, context);
+  registerHealthAndMetrics(app, context);
+
+  const drain = async (graceMs: number) => {
+    context.draining = true;
+    const deadline = Date.now() + graceMs;
+    while (active > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    await app.close();
+  };
+
+  return { app, context, drain };
+}

@@ -1,0 +1,112 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig, streamUrl } from "../../src/config.js";
+import { describeEngines } from "../../src/engine-status.js";
+
+describe("loadConfig", () => {
+  it("starts with nothing configured, every contract default written out", () => {
+    const { env, secrets } = loadConfig({});
+    expect(env).toMatchObject({
+      PORT: 8080,
+      HOST: "0.0.0.0",
+      PUBLIC_URL: "http://localhost:8080",
+      TWILIO_API_BASE_URL: "https://api.twilio.com",
+      TWILIO_VALIDATE_STREAM_SIGNATURE: true,
+      STT_PROVIDER: "deepgram",
+      DEEPGRAM_MODEL: "nova-3",
+      LLM_BASE_URL: "http://localhost:8000/v1",
+      LLM_MODEL: "Qwen/Qwen3-8B",
+      LLM_API_KEY: "EMPTY",
+      TTS_PROVIDER: "kokoro",
+      KOKORO_VOICE: "af_heart",
+      KOKORO_DTYPE: "q8",
+      INSPECT: "off",
+    });
+    expect(env.TWILIO_AUTH_TOKEN).toBeUndefined();
+    expect(env.GREETING.length).toBeGreaterThan(0);
+    expect(secrets).toEqual([]);
+  });
+
+  it("treats empty variables as unset, as a copied .env.example leaves them", () => {
+    const { env } = loadConfig({ PORT: "", TWILIO_AUTH_TOKEN: "", KOKORO_MODEL_DIR: " " });
+    expect(env.PORT).toBe(8080);
+    expect(env.TWILIO_AUTH_TOKEN).toBeUndefined();
+    expect(env.KOKORO_MODEL_DIR).toBeUndefined();
+  });
+
+  it("accepts VLLM_BASE_URL as the alias of LLM_BASE_URL, the canonical name winning", () => {
+    expect(loadConfig({ VLLM_BASE_URL: "http://gpu:8000/v1" }).env.LLM_BASE_URL).toBe("http://gpu:8000/v1");
+    expect(
+      loadConfig({ VLLM_BASE_URL: "http://gpu:8000/v1", LLM_BASE_URL: "http://ollama:11434/v1" }).env
+        .LLM_BASE_URL,
+    ).toBe("http://ollama:11434/v1");
+  });
+
+  it("names every bad variable, what is wrong and what it is for, all at once", () => {
+    let error: unknown;
+    try {
+      loadConfig({ PORT: "eighty", STT_PROVIDER: "google", TWILIO_VALIDATE_STREAM_SIGNATURE: "maybe" });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    expect(problems).toHaveLength(3);
+    expect(problems.find((p) => p.startsWith("PORT"))).toMatch(/"eighty".*TCP port/);
+    expect(problems.find((p) => p.startsWith("STT_PROVIDER"))).toMatch(/deepgram.*whisper.*"google"/);
+    expect(problems.find((p) => p.startsWith("TWILIO_VALIDATE_STREAM_SIGNATURE"))).toMatch(/true or false/);
+  });
+
+  it("never echoes a secret's value in a validation error", () => {
+    // An account SID must look like one; the auth token next to it must not appear in any message.
+    expect(() => loadConfig({ TWILIO_ACCOUNT_SID: "not-a-sid", TWILIO_AUTH_TOKEN: "s3cr3t-token" })).toThrow(
+      /TWILIO_ACCOUNT_SID/,
+    );
+    try {
+      loadConfig({ PORT: "x", TWILIO_AUTH_TOKEN: "s3cr3t-token" });
+    } catch (error) {
+      expect(String(error)).not.toContain("s3cr3t-token");
+    }
+  });
+
+  it("collects secrets for the log scrubber but not vLLM's placeholder key", () => {
+    const { secrets } = loadConfig({
+      TWILIO_AUTH_TOKEN: "auth-token-123",
+      DEEPGRAM_API_KEY: "dg-key-456",
+      TTS_API_KEY: "tts-key-789",
+    });
+    expect(secrets.sort()).toEqual(["auth-token-123", "dg-key-456", "tts-key-789"]);
+  });
+
+  it("derives the wss:// stream URL from PUBLIC_URL's host", () => {
+    expect(streamUrl({ PUBLIC_URL: "https://voice.example.com" })).toBe(
+      "wss://voice.example.com/twilio/stream",
+    );
+    expect(streamUrl({ PUBLIC_URL: "http://localhost:8080" })).toBe("wss://localhost:8080/twilio/stream");
+  });
+});
+
+describe("describeEngines", () => {
+  it("says per engine what is configured and what is missing", () => {
+    const engines = describeEngines(loadConfig({}).env);
+    const byName = Object.fromEntries(engines.map((e) => [e.engine, e]));
+    expect(byName.stt?.ready).toBe(false);
+    expect(byName.stt?.missing.join()).toMatch(/DEEPGRAM_API_KEY/);
+    expect(byName.telephony?.missing.join()).toMatch(/TWILIO_AUTH_TOKEN/);
+    expect(byName.llm?.detail).toContain("Qwen/Qwen3-8B");
+
+    const ready = describeEngines(
+      loadConfig({
+        DEEPGRAM_API_KEY: "key-1234567",
+        TWILIO_AUTH_TOKEN: "token-1234567",
+        TWILIO_ACCOUNT_SID: `AC${"0".repeat(32)}`,
+      }).env,
+    );
+    expect(ready.every((e) => e.ready)).toBe(true);
+    expect(JSON.stringify(ready)).not.toContain("key-1234567");
+  });
+
+  it("asks for the speech endpoint when TTS_PROVIDER=openai has none", () => {
+    const tts = describeEngines(loadConfig({ TTS_PROVIDER: "openai" }).env).find((e) => e.engine === "tts");
+    expect(tts?.missing.join()).toMatch(/TTS_BASE_URL/);
+  });
+});
