@@ -5,6 +5,7 @@
  * Everything a single bad frame can do stays inside this call: it is logged with the call's id and dropped.
  */
 import type { WebSocket } from "ws";
+import { MULAW_FRAME_BYTES } from "../audio/frames.js";
 import type { Log } from "../logger.js";
 import {
   buildClearMessage,
@@ -64,7 +65,6 @@ export interface MediaStreamSessionOptions {
 const LOGGED_BAD_MESSAGES = 20;
 /** Twilio frames are 160 bytes; one outbound-size second of audio is the most we accept in one message. */
 const MAX_FRAME_BYTES = 8000;
-const MULAW_FRAME_BYTES = 160;
 /** WebSocket close code for a stream we refuse (RFC 6455 policy violation). */
 const CLOSE_POLICY_VIOLATION = 1008;
 

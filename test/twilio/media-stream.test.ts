@@ -26,7 +26,7 @@ function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
 async function open(env: Record<string, string> = {}) {
   const started = await startTestServer(env);
   server = started.server;
-  const headers = env.TWILIO_AUTH_TOKEN
+  const headers: Record<string, string> = env.TWILIO_AUTH_TOKEN
     ? { "x-twilio-signature": twilio.getExpectedTwilioSignature(AUTH_TOKEN, STREAM_URL, {}) }
     : {};
   const ws = await connectStream(server, headers);
