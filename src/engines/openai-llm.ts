@@ -1,0 +1,330 @@
+/**
+ * `LlmClient` for any OpenAI-compatible chat endpoint (vLLM, Ollama, llama.cpp server, OpenAI), through
+ * the official `openai` SDK with streaming.
+ *
+ * What the SDK does not do for a phone call, and this adapter adds:
+ * - an abort ends the SDK's `for await` quietly; here it throws `EngineError("llm", "aborted")`, so the
+ *   reply actor can tell a cut-off reply from a finished one;
+ * - a first-token timeout and an idle timeout between chunks (`EngineError("llm", "timeout")`), measured
+ *   only while waiting for the server, never while the consumer is busy with a chunk;
+ * - Qwen3's thinking is switched off on the request (`chat_template_kwargs`), and any `<think>…</think>`
+ *   text is stripped anyway; `reasoning_content` / `reasoning` deltas are ignored;
+ * - tool calls are assembled from their streamed fragments and yielded whole.
+ */
+import OpenAI from "openai";
+import type {
+  ChatCompletionChunk,
+  ChatCompletionCreateParamsStreaming,
+} from "openai/resources/chat/completions";
+import {
+  type ChatMessage,
+  EngineError,
+  type EngineErrorKind,
+  type LlmChunk,
+  type LlmClient,
+  type ToolSpec,
+} from "../../machines/engines.js";
+import { toOpenAiMessages, toOpenAiTools } from "./llm/chat-messages.js";
+import { createThinkStripper } from "./llm/think-stripper.js";
+import { ToolCallAssembler } from "./llm/tool-call-assembler.js";
+
+/** The subset of a pino logger the adapter uses: `(fields, message)`. */
+export interface LlmLogger {
+  debug(fields: object, message: string): void;
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+export interface OpenAiLlmOptions {
+  /** The endpoint root including `/v1`, e.g. `http://localhost:8000/v1` (vLLM's default). */
+  baseUrl: string;
+  /** The served model name, e.g. `Qwen/Qwen3-8B`. */
+  model: string;
+  /** Sent as a Bearer token. Default "EMPTY", vLLM's placeholder for "no key". */
+  apiKey?: string;
+  /**
+   * Qwen3 thinking, sent as `chat_template_kwargs: {enable_thinking}`. Default false: thinking adds
+   * seconds of silence on a call. `null` leaves the field out, for servers that reject unknown parameters
+   * (api.openai.com). `<think>` text is stripped from the reply whatever this says.
+   */
+  enableThinking?: boolean | null;
+  /** Sampling temperature; the server's default when omitted. */
+  temperature?: number;
+  /** `max_tokens` per reply; the server's default when omitted. */
+  maxTokens?: number;
+  /**
+   * How long the model may take to produce its first output (text, reasoning or a tool call) after the
+   * request is sent. Default 5000 ms.
+   */
+  firstTokenTimeoutMs?: number;
+  /** How long the stream may then stay silent between two chunks. Default 10000 ms. */
+  idleTimeoutMs?: number;
+  /**
+   * Retries the SDK makes on connection errors and 5xx before any output. Default 0: on a call a retry
+   * doubles the silence, and the call actor has its own recovery (an apology).
+   */
+  maxRetries?: number;
+  logger?: LlmLogger;
+}
+
+export const OPENAI_LLM_DEFAULTS = {
+  apiKey: "EMPTY",
+  enableThinking: false,
+  firstTokenTimeoutMs: 5000,
+  idleTimeoutMs: 10_000,
+  maxRetries: 0,
+} as const;
+
+const SILENT_LOGGER: LlmLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+type Deadline = "first token" | "idle";
+
+export class OpenAiLlmClient implements LlmClient {
+  readonly name = "openai-compatible";
+  private readonly client: OpenAI;
+  private readonly model: string;
+  private readonly baseUrl: string;
+  private readonly enableThinking: boolean | null;
+  private readonly temperature: number | undefined;
+  private readonly maxTokens: number | undefined;
+  private readonly firstTokenTimeoutMs: number;
+  private readonly idleTimeoutMs: number;
+  private readonly logger: LlmLogger;
+
+  constructor(options: OpenAiLlmOptions) {
+    this.baseUrl = validBaseUrl(options.baseUrl);
+    if (options.model.trim() === "") throw new EngineError("llm", "connect", "LLM model name is empty");
+    this.model = options.model;
+    this.enableThinking =
+      options.enableThinking === undefined ? OPENAI_LLM_DEFAULTS.enableThinking : options.enableThinking;
+    this.temperature = options.temperature;
+    this.maxTokens = options.maxTokens;
+    this.firstTokenTimeoutMs = positiveMs(
+      "firstTokenTimeoutMs",
+      options.firstTokenTimeoutMs ?? OPENAI_LLM_DEFAULTS.firstTokenTimeoutMs,
+    );
+    this.idleTimeoutMs = positiveMs(
+      "idleTimeoutMs",
+      options.idleTimeoutMs ?? OPENAI_LLM_DEFAULTS.idleTimeoutMs,
+    );
+    this.logger = options.logger ?? SILENT_LOGGER;
+    this.client = new OpenAI({
+      baseURL: this.baseUrl,
+      apiKey: options.apiKey || OPENAI_LLM_DEFAULTS.apiKey,
+      maxRetries: options.maxRetries ?? OPENAI_LLM_DEFAULTS.maxRetries,
+      // Set explicitly so the SDK does not pick them up from OPENAI_* environment variables.
+      organization: null,
+      project: null,
+      // Failures are reported once, by this adapter, through the app's logger.
+      logLevel: "off",
+    });
+  }
+
+  /**
+   * Start-up check: the server answers `/models` and serves the configured model. Throws an EngineError
+   * naming what is wrong (unreachable, rejected key, unknown model).
+   */
+  async probe(signal?: AbortSignal): Promise<void> {
+    let served: string[];
+    try {
+      const page = await this.client.models.list({
+        signal: signal ?? null,
+        timeout: this.firstTokenTimeoutMs,
+      });
+      served = page.data.map((model) => model.id);
+    } catch (error) {
+      throw this.toEngineError(error, undefined, signal);
+    }
+    if (!served.includes(this.model)) {
+      throw new EngineError(
+        "llm",
+        "connect",
+        `LLM server at ${this.baseUrl} does not serve model "${this.model}" (it serves: ${served.join(", ") || "none"})`,
+      );
+    }
+  }
+
+  async *stream(request: {
+    callId: string;
+    messages: readonly ChatMessage[];
+    tools: readonly ToolSpec[];
+    signal: AbortSignal;
+  }): AsyncGenerator<LlmChunk> {
+    const { callId, signal } = request;
+    if (signal.aborted) throw abortedError();
+
+    // One controller for the HTTP request: the caller's abort, our timeouts and an early `break` by the
+    // consumer all end the request through it, so the server sees the connection close.
+    const controller = new AbortController();
+    const forwardAbort = () => controller.abort();
+    signal.addEventListener("abort", forwardAbort, { once: true });
+    let expired: Deadline | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = (deadline: Deadline, ms: number) => {
+      timer = setTimeout(() => {
+        expired = deadline;
+        controller.abort();
+      }, ms);
+    };
+    const disarm = () => clearTimeout(timer);
+
+    const startedAt = performance.now();
+    const stripper = createThinkStripper();
+    const toolCalls = new ToolCallAssembler();
+    let producedOutput = false;
+
+    try {
+      arm("first token", this.firstTokenTimeoutMs);
+      const stream = await this.client.chat.completions.create(this.requestBody(request), {
+        signal: controller.signal,
+      });
+      disarm();
+      const chunks = stream[Symbol.asyncIterator]();
+      for (;;) {
+        // The clock runs only while we wait for the server, not while the consumer handles a chunk.
+        if (producedOutput) arm("idle", this.idleTimeoutMs);
+        else arm("first token", Math.max(0, this.firstTokenTimeoutMs - (performance.now() - startedAt)));
+        const next = await chunks.next();
+        disarm();
+        if (next.done) break;
+
+        const choice = next.value.choices.find((c) => c.index === 0);
+        if (choice === undefined) continue; // the usage-only chunk (`choices: []`)
+        const delta: ChatCompletionChunk.Choice.Delta = choice.delta ?? {};
+        if (!producedOutput && hasModelOutput(delta)) {
+          producedOutput = true;
+          this.logger.debug(
+            { callId, engine: "llm", firstTokenMs: Math.round(performance.now() - startedAt) },
+            "llm first token",
+          );
+        }
+        if (typeof delta.content === "string" && delta.content !== "") {
+          const text = stripper.push(delta.content);
+          if (text !== "") yield { type: "text", text };
+        }
+        if (delta.tool_calls) toolCalls.add(delta.tool_calls);
+        if (choice.finish_reason) yield* this.takeToolCalls(toolCalls, callId);
+      }
+      // The SDK ends the iteration without an error when the request is aborted: find out why it ended.
+      if (expired || signal.aborted) throw this.toEngineError(undefined, expired, signal);
+      const rest = stripper.flush();
+      if (rest !== "") yield { type: "text", text: rest };
+      yield* this.takeToolCalls(toolCalls, callId);
+    } catch (error) {
+      const engineError = this.toEngineError(error, expired, signal);
+      this.report(callId, engineError);
+      throw engineError;
+    } finally {
+      disarm();
+      signal.removeEventListener("abort", forwardAbort);
+      // Closes the connection when the consumer stopped early (`break`); a no-op after a normal end.
+      controller.abort();
+    }
+  }
+
+  private requestBody(request: {
+    messages: readonly ChatMessage[];
+    tools: readonly ToolSpec[];
+  }): ChatCompletionCreateParamsStreaming {
+    const body: ChatCompletionCreateParamsStreaming & {
+      chat_template_kwargs?: { enable_thinking: boolean };
+    } = {
+      model: this.model,
+      messages: toOpenAiMessages(request.messages),
+      stream: true,
+    };
+    if (request.tools.length > 0) {
+      body.tools = toOpenAiTools(request.tools);
+      body.tool_choice = "auto";
+    }
+    if (this.temperature !== undefined) body.temperature = this.temperature;
+    if (this.maxTokens !== undefined) body.max_tokens = this.maxTokens;
+    // Not in OpenAI's schema; vLLM passes it to the chat template, which is how Qwen3 turns thinking off.
+    if (this.enableThinking !== null) body.chat_template_kwargs = { enable_thinking: this.enableThinking };
+    return body;
+  }
+
+  private *takeToolCalls(assembler: ToolCallAssembler, callId: string): Generator<LlmChunk> {
+    if (!assembler.pending) return;
+    const { calls, dropped } = assembler.take();
+    for (const problem of dropped) this.logger.warn({ callId, engine: "llm" }, `llm ${problem}; ignored`);
+    for (const call of calls) yield { type: "toolCall", call };
+  }
+
+  private toEngineError(error: unknown, expired: Deadline | undefined, signal?: AbortSignal): EngineError {
+    if (error instanceof EngineError) return error;
+    if (signal?.aborted) return abortedError();
+    if (expired === "first token") {
+      return new EngineError(
+        "llm",
+        "timeout",
+        `no output from the LLM within ${this.firstTokenTimeoutMs} ms`,
+      );
+    }
+    if (expired === "idle") {
+      return new EngineError("llm", "timeout", `LLM stream stalled for ${this.idleTimeoutMs} ms`);
+    }
+    const [kind, message] = describeFailure(error, this.baseUrl);
+    return new EngineError("llm", kind, message, { cause: error });
+  }
+
+  /** The single log line of issue 6: which call, which engine, what failed. Aborts are routine. */
+  private report(callId: string, error: EngineError): void {
+    const fields = { callId, engine: "llm", kind: error.kind, model: this.model };
+    if (error.kind === "aborted") this.logger.debug(fields, "llm reply aborted");
+    else this.logger.error(fields, `llm failed: ${error.message}`);
+  }
+}
+
+function hasModelOutput(delta: ChatCompletionChunk.Choice.Delta): boolean {
+  const extra = delta as { reasoning_content?: unknown; reasoning?: unknown };
+  return (
+    (typeof delta.content === "string" && delta.content !== "") ||
+    (delta.tool_calls?.length ?? 0) > 0 ||
+    (typeof extra.reasoning_content === "string" && extra.reasoning_content !== "") ||
+    (typeof extra.reasoning === "string" && extra.reasoning !== "")
+  );
+}
+
+function describeFailure(error: unknown, baseUrl: string): [EngineErrorKind, string] {
+  if (error instanceof OpenAI.APIConnectionTimeoutError) {
+    return ["timeout", `LLM request to ${baseUrl} timed out`];
+  }
+  if (error instanceof OpenAI.APIConnectionError) {
+    const cause = error.cause instanceof Error ? `: ${error.cause.message}` : "";
+    return ["connect", `cannot reach the LLM at ${baseUrl}${cause}`];
+  }
+  if (error instanceof OpenAI.APIError) {
+    if (typeof error.status === "number") {
+      return ["http", `LLM server answered HTTP ${error.status}: ${error.message}`];
+    }
+    return ["protocol", `LLM stream reported an error: ${error.message}`];
+  }
+  if (error instanceof SyntaxError) return ["protocol", `LLM stream sent invalid JSON: ${error.message}`];
+  return ["unknown", `LLM request failed: ${error instanceof Error ? error.message : String(error)}`];
+}
+
+function abortedError(): EngineError {
+  return new EngineError("llm", "aborted", "LLM reply aborted");
+}
+
+function validBaseUrl(baseUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw new EngineError("llm", "connect", `LLM base URL is not a URL: "${baseUrl}"`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new EngineError("llm", "connect", `LLM base URL must be http(s), got "${url.protocol}"`);
+  }
+  return baseUrl.replace(/\/+$/, "");
+}
+
+function positiveMs(name: string, value: number): number {
+  if (!(value > 0) || !Number.isFinite(value)) {
+    throw new RangeError(`openai llm: ${name} must be a positive number of milliseconds, got ${value}`);
+  }
+  return value;
+}
