@@ -1,0 +1,158 @@
+/**
+ * What the caller has said and not yet had answered, built from streaming STT results. Pure data and
+ * functions: the statechart decides *when* a turn ends, this module only keeps the words straight.
+ *
+ * Deepgram sends interim results (the current guess for the audio not yet final, each replacing the last),
+ * finals (that stretch will not change; later results never repeat it) and `speech_final` on a final when its
+ * endpointer saw a pause. An utterance is the run of results up to such a pause.
+ */
+
+export interface CallerSpeech {
+  /** Utterances that ended (speech_final, UtteranceEnd or our own maximum wait), not yet taken as a turn. */
+  readonly completed: string;
+  /** Finals of the utterance in progress. */
+  readonly finals: string;
+  /** The latest interim guess for the rest of the utterance in progress. */
+  readonly interim: string;
+  /** Stream time (s) where the interim guess we already used ends. */
+  readonly interimEnd: number;
+  /**
+   * Results starting before this stream time (s) re-cover audio whose interim guess was already used, when an
+   * utterance had to end without its final; they are dropped so no words are counted twice.
+   */
+  readonly consumedUntil: number;
+  /** Keypad presses, as the text the LLM reads (`[caller pressed 5]`). */
+  readonly digits: readonly string[];
+}
+
+export const silentCaller: CallerSpeech = {
+  completed: "",
+  finals: "",
+  interim: "",
+  interimEnd: 0,
+  consumedUntil: 0,
+  digits: [],
+};
+
+export interface TranscriptResult {
+  text: string;
+  isFinal: boolean;
+  speechFinal: boolean;
+  start: number;
+  duration: number;
+}
+
+/**
+ * Adds one STT result to the utterance in progress and returns the very same object for a result that only
+ * repeats audio already used. Whether `speech_final` ends the utterance or drops it is the caller's call
+ * (it depends on whether the agent was speaking).
+ */
+export function hear(speech: CallerSpeech, result: TranscriptResult): CallerSpeech {
+  if (result.start < speech.consumedUntil) return speech;
+  const text = result.text.trim();
+  if (!result.isFinal) {
+    if (text === speech.interim) return speech;
+    return { ...speech, interim: text, interimEnd: result.start + result.duration };
+  }
+  return { ...speech, finals: joinWords(speech.finals, text), interim: "", interimEnd: 0 };
+}
+
+/** The result adds words the utterance in progress did not have yet (the caller is still talking). */
+export function bringsNewWords(speech: CallerSpeech, result: TranscriptResult): boolean {
+  return result.text.trim() !== "" && hear(speech, result) !== speech;
+}
+
+/**
+ * The utterance in progress is over (speech_final, UtteranceEnd, or no final came in time): its finals and,
+ * failing those, its interim guess become part of the caller's turn.
+ */
+export function endUtterance(speech: CallerSpeech): CallerSpeech {
+  return {
+    ...dropUtterance(speech),
+    completed: joinWords(speech.completed, utteranceText(speech)),
+  };
+}
+
+/** Forgets the utterance in progress (a backchannel the agent talked over). */
+export function dropUtterance(speech: CallerSpeech): CallerSpeech {
+  return {
+    ...speech,
+    finals: "",
+    interim: "",
+    interimEnd: 0,
+    consumedUntil:
+      speech.interim === "" ? speech.consumedUntil : Math.max(speech.consumedUntil, speech.interimEnd),
+  };
+}
+
+export function pressKey(speech: CallerSpeech, digit: string): CallerSpeech {
+  return { ...speech, digits: [...speech.digits, `[caller pressed ${digit}]`] };
+}
+
+/** The words of the utterance in progress, finals first. */
+export function utteranceText(speech: CallerSpeech): string {
+  return joinWords(speech.finals, speech.interim);
+}
+
+export function isMidUtterance(speech: CallerSpeech): boolean {
+  return speech.finals !== "" || speech.interim !== "";
+}
+
+/** The caller finished speaking and said something: their turn is over. */
+export function hasFinishedTurn(speech: CallerSpeech): boolean {
+  return speech.completed !== "" && !isMidUtterance(speech);
+}
+
+/** Everything the caller said or keyed, as one user message, and the speech state emptied for the next turn. */
+export function takeTurn(speech: CallerSpeech): { text: string; rest: CallerSpeech } {
+  const ended = endUtterance(speech);
+  const text = [ended.completed, ...ended.digits].filter((part) => part !== "").join(" ");
+  return { text, rest: { ...ended, completed: "", digits: [] } };
+}
+
+export function joinWords(...parts: string[]): string {
+  return parts.filter((part) => part !== "").join(" ");
+}
+
+// --------------------------------------------------------------------------------------------------------
+// Barge-in
+// --------------------------------------------------------------------------------------------------------
+
+/** Lower case, hyphens as spaces, punctuation gone: "Mm-hmm." and "mm hmm" compare equal. */
+export function normalizeWords(text: string): string[] {
+  return text
+    .toLowerCase()
+    .replace(/[-‐–—]/g, " ")
+    .replace(/[^\p{L}\p{N}'\s]/gu, "")
+    .split(/\s+/)
+    .filter((word) => word !== "");
+}
+
+/** Prepared once per call: backchannel phrases as word lists, longest first so "uh huh" beats "uh". */
+export function backchannelMatcher(phrases: readonly string[]): (words: readonly string[]) => boolean {
+  const patterns = phrases
+    .map(normalizeWords)
+    .filter((words) => words.length > 0)
+    .sort((a, b) => b.length - a.length);
+  return (words) => {
+    let position = 0;
+    while (position < words.length) {
+      const match = patterns.find((pattern) => pattern.every((word, i) => words[position + i] === word));
+      if (!match) return false;
+      position += match.length;
+    }
+    return words.length > 0;
+  };
+}
+
+/**
+ * While the agent speaks, the caller's utterance in progress interrupts it once it has `minWords` words and is
+ * not made only of backchannels.
+ */
+export function passesBargeInGate(
+  text: string,
+  rules: { minWords: number; isBackchannel: (words: readonly string[]) => boolean },
+): boolean {
+  const words = normalizeWords(text);
+  return words.length >= rules.minWords && !rules.isBackchannel(words);
+}
