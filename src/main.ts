@@ -1,0 +1,108 @@
+/**
+ * Entry point: read the configuration, say what each engine is set to, start the engines and the server,
+ * and on SIGTERM/SIGINT let calls in progress finish before exiting.
+ */
+import { config as loadDotenv } from "dotenv";
+import { callConfig } from "../machines/call-config.js";
+import { createCallFactory } from "./call-factory.js";
+import { type Config, ConfigError, loadConfig } from "./config.js";
+import { describeEngines } from "./engine-status.js";
+import { createEngines } from "./engines/create-engines.js";
+import { createLogger, type Log } from "./logger.js";
+import { buildServer } from "./server.js";
+import { createTwilioRest } from "./twilio/rest.js";
+
+/** How long a shutdown waits for calls in progress (systemd's TimeoutStopSec should be longer). */
+const SHUTDOWN_GRACE_MS = 90_000;
+
+async function main(): Promise<void> {
+  loadDotenv({ quiet: true });
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\nSee .env.example for every variable and its default.\n`);
+    process.exit(1);
+  }
+  const { env } = config;
+  const logger = createLogger({ level: env.LOG_LEVEL, secrets: config.secrets });
+  const log = logger as unknown as Log;
+
+  reportEngines(config, log);
+
+  const callSettings = callConfig({
+    systemPrompt: env.SYSTEM_PROMPT,
+    phrases: { greeting: env.GREETING },
+    transferNumber: env.TRANSFER_NUMBER ?? null,
+  });
+  const engines = createEngines(env, Object.values(callSettings.phrases), log);
+  const rest =
+    env.TWILIO_ACCOUNT_SID && env.TWILIO_AUTH_TOKEN
+      ? createTwilioRest({
+          accountSid: env.TWILIO_ACCOUNT_SID,
+          authToken: env.TWILIO_AUTH_TOKEN,
+          apiBaseUrl: env.TWILIO_API_BASE_URL,
+          log,
+        })
+      : undefined;
+
+  const server = await buildServer({
+    config,
+    logger,
+    createCall: createCallFactory({ engines, phrases: engines.phrases, config: callSettings, rest }),
+  });
+  await server.app.listen({ port: env.PORT, host: env.HOST });
+  log.info(
+    { webhook: `${env.PUBLIC_URL.replace(/\/+$/, "")}/twilio/voice` },
+    "ready for calls: point your Twilio number's voice webhook (HTTP POST) here",
+  );
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, "second signal: exiting now");
+      process.exit(1);
+    }
+    stopping = true;
+    log.info(
+      { signal, activeCalls: server.context.activeCalls() },
+      "shutting down: refusing new calls, letting calls in progress finish",
+    );
+    server.drain(SHUTDOWN_GRACE_MS).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error({ err: error }, "error while shutting down");
+        process.exit(1);
+      },
+    );
+  };
+  // One call's forgotten promise must not end every other call: log it loudly and keep serving.
+  process.on("unhandledRejection", (reason) => log.error({ err: reason }, "unhandled promise rejection"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+function reportEngines(config: Config, log: Log): void {
+  for (const engine of describeEngines(config.env)) {
+    const fields = { engine: engine.engine, provider: engine.provider, detail: engine.detail };
+    if (engine.ready) log.info(fields, `${engine.engine}: ${engine.provider} configured`);
+    else
+      log.warn(
+        { ...fields, missing: engine.missing },
+        `${engine.engine}: ${engine.provider} is missing ${engine.missing.join("; ")}`,
+      );
+  }
+  if (!config.env.TWILIO_AUTH_TOKEN) {
+    log.warn(
+      "TWILIO_AUTH_TOKEN is not set: webhooks and media streams are accepted WITHOUT signature checks",
+    );
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `officero-ear failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(1);
+});
