@@ -1,10 +1,13 @@
 /**
  * Joins the stream route to the call statechart: one call actor per accepted stream, whose Telephony port
  * writes to that stream's socket and reaches Twilio's REST API for hang-up and transfer.
+ *
+ * Instruments (tape recording, metrics, the Stately inspector) attach here, each seeing every call through
+ * the same small interface, so none of them needs to know about the others or about the route.
  */
-
-import type { CallLog } from "../machines/call.machine.js";
-import { startCall } from "../machines/call-actor.js";
+import type { InspectionEvent } from "xstate";
+import type { CallEngines, CallLog } from "../machines/call.machine.js";
+import { type CallActor, type CallSession, startCall } from "../machines/call-actor.js";
 import type { CallConfig } from "../machines/call-config.js";
 import {
   EngineError,
@@ -15,30 +18,89 @@ import {
 } from "../machines/engines.js";
 import type { PhraseCache } from "../machines/phrase-cache.js";
 import type { Log } from "./logger.js";
-import type { CallFactory, StreamOutput } from "./twilio/media-stream-session.js";
+import type { CallFactory, StreamOutput, StreamStart } from "./twilio/media-stream-session.js";
 import type { TwilioRest } from "./twilio/rest.js";
+
+/** What an instrument may do with one call. Every hook is optional. */
+export interface CallInstrumentation {
+  /** Wrap the call's engines (to record or time what goes through them); return them unchanged otherwise. */
+  wrapEngines?(engines: CallEngines): CallEngines;
+  /** Sees every XState inspection event of the call actor and its children. */
+  inspect?(event: InspectionEvent): void;
+  /** The actor, once started: subscribe to its emitted events (`actor.on`) or snapshots. */
+  started?(actor: CallActor): void;
+  /** The call is over (the stream closed); flush what is buffered. Never throws. */
+  ended?(): void;
+}
+
+export interface CallInstrument {
+  attach(call: { start: StreamStart; config: CallConfig; log: Log }): CallInstrumentation;
+}
 
 export interface CallFactoryOptions {
   engines: { stt: SttEngine; llm: LlmClient; tts: TtsEngine };
   phrases?: PhraseCache;
   config: CallConfig;
-  /** Absent without Twilio credentials: hang-up then closes the stream (Twilio ends a call whose
-   * `<Connect><Stream>` ends with no TwiML after it) and transfer is impossible. */
+  /**
+   * Absent without Twilio credentials: hang-up then closes the stream (Twilio ends a call whose
+   * `<Connect><Stream>` ends with no TwiML after it) and transfer is impossible.
+   */
   rest?: TwilioRest;
+  instruments?: readonly CallInstrument[];
 }
 
 export function createCallFactory(options: CallFactoryOptions): CallFactory {
+  const instruments = options.instruments ?? [];
   return (start, output, log) => {
+    const attached = instruments.map((instrument) =>
+      instrument.attach({ start, config: options.config, log }),
+    );
+    let engines: CallEngines = { ...options.engines, telephony: telephonyFor(output, options.rest, log) };
+    for (const instrumentation of attached) engines = instrumentation.wrapEngines?.(engines) ?? engines;
+    const inspectors = attached.flatMap((a) => (a.inspect ? [a.inspect.bind(a)] : []));
+
     const session = startCall({
       callId: start.callSid,
-      engines: { ...options.engines, telephony: telephonyFor(output, options.rest, log) },
+      engines,
       config: options.config,
       phrases: options.phrases,
       log: callLog(log),
+      ...(inspectors.length > 0
+        ? {
+            inspect: (event: InspectionEvent) =>
+              inspectors.forEach((inspect) => safely(log, () => inspect(event))),
+          }
+        : {}),
       start: { callSid: start.callSid, streamSid: start.streamSid, customParameters: start.customParameters },
     });
-    return session;
+    for (const instrumentation of attached) safely(log, () => instrumentation.started?.(session.actor));
+    return withEndHook(session, () => {
+      for (const instrumentation of attached) safely(log, () => instrumentation.ended?.());
+    });
   };
+}
+
+function withEndHook(session: CallSession, ended: () => void): CallSession {
+  return {
+    actor: session.actor,
+    onAudio: session.onAudio,
+    onMark: session.onMark,
+    onDtmf: session.onDtmf,
+    onStop: session.onStop,
+    onClose: () => {
+      session.onClose();
+      ended();
+    },
+  };
+}
+
+/** An instrument's failure is logged and never reaches the call. */
+function safely(log: Log, action: () => void): void {
+  try {
+    action();
+  } catch (error) {
+    log.warn({ err: error }, "a call instrument failed; the call goes on");
+  }
 }
 
 function telephonyFor(output: StreamOutput, rest: TwilioRest | undefined, log: Log): Telephony {
