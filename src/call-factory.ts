@@ -67,8 +67,9 @@ export function createCallFactory(options: CallFactoryOptions): CallFactory {
       log: callLog(log),
       ...(inspectors.length > 0
         ? {
-            inspect: (event: InspectionEvent) =>
-              inspectors.forEach((inspect) => safely(log, () => inspect(event))),
+            inspect: (event: InspectionEvent) => {
+              for (const inspect of inspectors) safely(log, () => inspect(event));
+            },
           }
         : {}),
       start: { callSid: start.callSid, streamSid: start.streamSid, customParameters: start.customParameters },
