@@ -13,7 +13,18 @@ afterEach(async () => {
   server = undefined;
 });
 
-const form = (params: Record<string, string>) => new URLSearchParams(params).toString();
+/** Posts a form as Twilio does, with `signature` as X-Twilio-Signature when given. */
+function post(target: Server, url: string, params: Record<string, string>, signature?: string) {
+  return target.app.inject({
+    method: "POST",
+    url,
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      ...(signature ? { "x-twilio-signature": signature } : {}),
+    },
+    payload: new URLSearchParams(params).toString(),
+  });
+}
 const sign = (url: string, params: Record<string, string>, token = AUTH_TOKEN) =>
   twilio.getExpectedTwilioSignature(token, url, params);
 
@@ -23,15 +34,7 @@ describe("POST /twilio/voice", () => {
   it("answers a correctly signed webhook with TwiML that connects the wss stream with from, to and token", async () => {
     const started = await startTestServer({ TWILIO_AUTH_TOKEN: AUTH_TOKEN });
     server = started.server;
-    const response = await server.app.inject({
-      method: "POST",
-      url: "/twilio/voice",
-      headers: {
-        "content-type": "application/x-www-form-urlencoded",
-        "x-twilio-signature": sign(`${PUBLIC}/twilio/voice`, params),
-      },
-      payload: form(params),
-    });
+    const response = await post(server, "/twilio/voice", params, sign(`${PUBLIC}/twilio/voice`, params));
     expect(response.statusCode).toBe(200);
     expect(response.headers["content-type"]).toMatch(/text\/xml/);
     const xml = response.body;
@@ -53,15 +56,7 @@ describe("POST /twilio/voice", () => {
   ])("answers 403 to %s and logs why", async (_name, signature) => {
     const started = await startTestServer({ TWILIO_AUTH_TOKEN: AUTH_TOKEN });
     server = started.server;
-    const response = await server.app.inject({
-      method: "POST",
-      url: "/twilio/voice",
-      headers: {
-        "content-type": "application/x-www-form-urlencoded",
-        ...(signature ? { "x-twilio-signature": signature } : {}),
-      },
-      payload: form(params),
-    });
+    const response = await post(server, "/twilio/voice", params, signature);
     expect(response.statusCode).toBe(403);
     expect(response.body).not.toContain("<Response>");
     expect(started.logs.messages().some((m) => m.includes("X-Twilio-Signature does not match"))).toBe(true);
@@ -75,12 +70,7 @@ describe("POST /twilio/voice", () => {
   it("accepts unsigned webhooks only when no auth token is configured", async () => {
     const started = await startTestServer();
     server = started.server;
-    const response = await server.app.inject({
-      method: "POST",
-      url: "/twilio/voice",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      payload: form(params),
-    });
+    const response = await post(server, "/twilio/voice", params);
     expect(response.statusCode).toBe(200);
     expect(response.body).toContain("<Stream");
   });
@@ -88,12 +78,7 @@ describe("POST /twilio/voice", () => {
   it("answers 400 when the webhook has no CallSid", async () => {
     const started = await startTestServer();
     server = started.server;
-    const response = await server.app.inject({
-      method: "POST",
-      url: "/twilio/voice",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      payload: form({ From: "+1555" }),
-    });
+    const response = await post(server, "/twilio/voice", { From: "+1555" });
     expect(response.statusCode).toBe(400);
   });
 
@@ -103,15 +88,12 @@ describe("POST /twilio/voice", () => {
       PUBLIC_URL: "https://proxy.example.com/ear/",
     });
     server = started.server;
-    const response = await server.app.inject({
-      method: "POST",
-      url: "/twilio/voice?tenant=electric",
-      headers: {
-        "content-type": "application/x-www-form-urlencoded",
-        "x-twilio-signature": sign("https://proxy.example.com/ear/twilio/voice?tenant=electric", params),
-      },
-      payload: form(params),
-    });
+    const response = await post(
+      server,
+      "/twilio/voice?tenant=electric",
+      params,
+      sign("https://proxy.example.com/ear/twilio/voice?tenant=electric", params),
+    );
     expect(response.statusCode).toBe(200);
   });
 });
@@ -128,15 +110,7 @@ describe("POST /twilio/status", () => {
   it("logs the usage record of a signed callback", async () => {
     const started = await startTestServer({ TWILIO_AUTH_TOKEN: AUTH_TOKEN });
     server = started.server;
-    const response = await server.app.inject({
-      method: "POST",
-      url: "/twilio/status",
-      headers: {
-        "content-type": "application/x-www-form-urlencoded",
-        "x-twilio-signature": sign(`${PUBLIC}/twilio/status`, params),
-      },
-      payload: form(params),
-    });
+    const response = await post(server, "/twilio/status", params, sign(`${PUBLIC}/twilio/status`, params));
     expect(response.statusCode).toBe(204);
     const line = started.logs.lines.find((l) => l.msg === "call status");
     expect(line).toMatchObject({ callSid: params.CallSid, callStatus: "completed", callDuration: 42 });
@@ -145,12 +119,7 @@ describe("POST /twilio/status", () => {
   it("refuses a forged callback", async () => {
     const started = await startTestServer({ TWILIO_AUTH_TOKEN: AUTH_TOKEN });
     server = started.server;
-    const response = await server.app.inject({
-      method: "POST",
-      url: "/twilio/status",
-      headers: { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": "AAAA" },
-      payload: form(params),
-    });
+    const response = await post(server, "/twilio/status", params, "AAAA");
     expect(response.statusCode).toBe(403);
   });
 });
