@@ -34,6 +34,13 @@ export interface FakeDeepgramOptions {
   transcripts?: readonly string[];
   /** Transcript of utterances beyond the script. Default "" (an empty final, as Deepgram sends for noise). */
   fallbackTranscript?: string;
+  /**
+   * Transcript of a connection's n-th utterance (0-based), asked before `transcripts`; undefined falls through
+   * to them. Lets a long-running fake give every call the same script.
+   */
+  transcriptFor?: (utterance: number, connection: number) => string | undefined;
+  /** Port to listen on (127.0.0.1). Default: any free port. */
+  port?: number;
   /** RMS (int16 scale) above which a 20 ms window counts as speech. Default 400. */
   speechThreshold?: number;
   /** Loud audio needed before speech starts. Default 40 ms. */
@@ -115,7 +122,7 @@ export class FakeDeepgram {
       socket.on("close", () => fake.rawSockets.delete(socket));
     });
     server.on("upgrade", (req, socket, head) => fake.upgrade(req, socket as Socket, head));
-    server.listen(0, "127.0.0.1");
+    server.listen(options.port ?? 0, "127.0.0.1");
     await once(server, "listening");
     return fake;
   }
@@ -260,7 +267,10 @@ export class FakeDeepgram {
       ws.send(JSON.stringify(message));
       this.changed();
     };
-    const recognizer = new EnergyRecognizer(query, this.options, () => this.nextTranscript(), send);
+    let utterances = 0;
+    const nextTranscript = () =>
+      this.options.transcriptFor?.(utterances++, record.index) ?? this.nextTranscript();
+    const recognizer = new EnergyRecognizer(query, this.options, nextTranscript, send);
     let idleTimer: NodeJS.Timeout | undefined;
     const idleTimeoutMs = this.options.idleTimeoutMs ?? 10_000;
     const resetIdle = () => {

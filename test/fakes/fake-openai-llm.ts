@@ -62,8 +62,13 @@ export interface FakeLlmTiming {
 export interface FakeOpenAiLlmOptions extends FakeLlmTiming {
   /** The model reported in chunks and by `/v1/models`. Default "Qwen/Qwen3-8B". */
   model?: string;
-  /** Answered when no scripted reply is queued; without it such a request gets a 500 that says so. */
-  defaultReply?: FakeLlmReply;
+  /**
+   * Answered when no scripted reply is queued, or a function of the request's parsed body that picks one;
+   * without it such a request gets a 500 that says so.
+   */
+  defaultReply?: FakeLlmReply | ((body: unknown) => FakeLlmReply);
+  /** Port to listen on (127.0.0.1). Default: any free port. */
+  port?: number;
 }
 
 export interface RecordedLlmRequest {
@@ -97,7 +102,7 @@ export class FakeOpenAiLlm {
       fake?.sockets.add(socket);
       socket.on("close", () => fake?.sockets.delete(socket));
     });
-    server.listen(0, "127.0.0.1");
+    server.listen(options.port ?? 0, "127.0.0.1");
     await once(server, "listening");
     return fake;
   }
@@ -162,8 +167,9 @@ export class FakeOpenAiLlm {
         error: { message: `fake LLM: no route ${req.method} ${path}`, type: "not_found" },
       });
     }
-    const next =
-      this.queue.shift() ?? (this.options.defaultReply && { reply: this.options.defaultReply, timing: {} });
+    const { defaultReply } = this.options;
+    const fallback = typeof defaultReply === "function" ? defaultReply(body) : defaultReply;
+    const next = this.queue.shift() ?? (fallback && { reply: fallback, timing: {} });
     if (!next) {
       return sendJson(res, 500, {
         error: { message: "fake LLM: no scripted reply queued", type: "internal_error" },

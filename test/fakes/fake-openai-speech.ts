@@ -16,6 +16,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 export interface FakeSpeechBehaviour {
   /** The PCM bytes every successful answer carries. */
   audio: Uint8Array;
+  /** When set, the PCM bytes of each answer are made from its request instead (`audio` is then unused). */
+  audioFor?: (request: RecordedSpeechRequest) => Uint8Array | Promise<Uint8Array>;
   /** Sizes of the successive body writes, cycled (default: odd sizes that split samples). */
   chunkSizes?: readonly number[];
   /** Wait between the headers and the first audio byte. */
@@ -56,7 +58,15 @@ export interface FakeOpenAiSpeech {
 
 export const DEFAULT_CHUNK_SIZES: readonly number[] = [4801, 1, 3, 1000, 2047, 2];
 
-export async function startFakeOpenAiSpeech(initial: FakeSpeechBehaviour): Promise<FakeOpenAiSpeech> {
+export interface FakeSpeechServerOptions {
+  /** Port to listen on (127.0.0.1). Default: any free port. */
+  port?: number;
+}
+
+export async function startFakeOpenAiSpeech(
+  initial: FakeSpeechBehaviour,
+  options: FakeSpeechServerOptions = {},
+): Promise<FakeOpenAiSpeech> {
   let behaviour = initial;
   const requests: RecordedSpeechRequest[] = [];
   let releaseHeld: () => void = () => {};
@@ -93,7 +103,7 @@ export async function startFakeOpenAiSpeech(initial: FakeSpeechBehaviour): Promi
     });
   });
   server.on("connection", (socket) => socket.setNoDelay(true));
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
 
   return {
@@ -132,6 +142,15 @@ async function answer(
     res.end(behaviour.error.body);
     return;
   }
+  let audio = behaviour.audio;
+  if (behaviour.audioFor) {
+    try {
+      audio = await behaviour.audioFor(record);
+    } catch (error) {
+      sendJsonError(res, 500, `fake speech could not make audio: ${String(error)}`);
+      return;
+    }
+  }
   res.writeHead(200, {
     "content-type": behaviour.contentType ?? "audio/pcm",
     "transfer-encoding": "chunked",
@@ -141,7 +160,6 @@ async function answer(
   if (behaviour.firstByteDelayMs) await sleep(behaviour.firstByteDelayMs);
 
   const sizes = behaviour.chunkSizes ?? DEFAULT_CHUNK_SIZES;
-  const audio = behaviour.audio;
   let offset = 0;
   let held = false;
   for (let i = 0; offset < audio.length; i++) {

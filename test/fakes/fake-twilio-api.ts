@@ -27,6 +27,8 @@ const CALL_PATH = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Calls\/(CA[0-9a-f]
 export async function startFakeTwilioApi(credentials: {
   accountSid: string;
   authToken: string;
+  /** Port to listen on (127.0.0.1). Default: any free port. */
+  port?: number;
 }): Promise<FakeTwilioApi> {
   const requests: TwilioApiRequest[] = [];
   const endedCalls = new Set<string>();
@@ -63,7 +65,7 @@ export async function startFakeTwilioApi(credentials: {
     });
   });
 
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(credentials.port ?? 0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
