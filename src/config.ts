@@ -49,8 +49,10 @@ export const VARIABLE_PURPOSE: Record<string, string> = {
   SYSTEM_PROMPT: "the agent's persona and instructions",
   GREETING: "the agent's first words",
   CALL_TAPES_DIR: "a directory where every call is recorded as a replayable tape",
+  CALL_TAPES_AUDIO: "whether tapes also keep the raw audio of both sides (about 20 KB per second of call)",
   INSPECT: "where live calls are shown in the Stately inspector",
   INSPECT_PORT: "the port of the local Stately inspector relay",
+  CALLS_API_KEY: "the bearer token GET /calls requires (empty: the list is open)",
 };
 
 const emptyToUndefined = (value: unknown) =>
@@ -133,8 +135,10 @@ const schema = z.object({
   SYSTEM_PROMPT: z.preprocess(emptyToUndefined, z.string().default(DEFAULT_SYSTEM_PROMPT)),
   GREETING: z.preprocess(emptyToUndefined, z.string().default(DEFAULT_GREETING)),
   CALL_TAPES_DIR: optionalString,
+  CALL_TAPES_AUDIO: boolean(false),
   INSPECT: z.preprocess(emptyToUndefined, z.enum(["off", "local", "sky"]).default("off")),
   INSPECT_PORT: port(4242),
+  CALLS_API_KEY: optionalString,
 });
 
 export type Env = z.infer<typeof schema>;
@@ -152,7 +156,13 @@ export class ConfigError extends Error {
   }
 }
 
-const SECRET_VARIABLES = ["TWILIO_AUTH_TOKEN", "DEEPGRAM_API_KEY", "LLM_API_KEY", "TTS_API_KEY"] as const;
+const SECRET_VARIABLES = [
+  "TWILIO_AUTH_TOKEN",
+  "DEEPGRAM_API_KEY",
+  "LLM_API_KEY",
+  "TTS_API_KEY",
+  "CALLS_API_KEY",
+] as const;
 
 /** Reads and validates the configuration; throws a `ConfigError` listing every problem at once. */
 export function loadConfig(source: NodeJS.ProcessEnv): Config {

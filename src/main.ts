@@ -9,7 +9,10 @@ import { type Config, ConfigError, loadConfig } from "./config.js";
 import { describeEngines } from "./engine-status.js";
 import { createEngines } from "./engines/create-engines.js";
 import { createLogger, type Log } from "./logger.js";
+import { createMetrics } from "./metrics.js";
+import { startObservability } from "./observability/observability.js";
 import { buildServer } from "./server.js";
+import { createTapeRecorderInstrument } from "./tapes/tape-instrument.js";
 import { createTwilioRest } from "./twilio/rest.js";
 
 /** How long a shutdown waits for calls in progress (systemd's TimeoutStopSec should be longer). */
@@ -47,10 +50,30 @@ async function main(): Promise<void> {
         })
       : undefined;
 
+  // Every call as a replayable tape (fixtures/README.md) when CALL_TAPES_DIR is set.
+  const tapes = env.CALL_TAPES_DIR
+    ? [
+        createTapeRecorderInstrument({
+          dir: env.CALL_TAPES_DIR,
+          audio: env.CALL_TAPES_AUDIO,
+          phrases: engines.phrases,
+        }),
+      ]
+    : [];
+  const metrics = createMetrics();
+  const observability = await startObservability({ env, metrics, log });
   const server = await buildServer({
     config,
     logger,
-    createCall: createCallFactory({ engines, phrases: engines.phrases, config: callSettings, rest }),
+    metrics,
+    liveCalls: observability.liveCalls,
+    createCall: createCallFactory({
+      engines,
+      phrases: engines.phrases,
+      config: callSettings,
+      rest,
+      instruments: [...observability.instruments, ...tapes],
+    }),
   });
   await server.app.listen({ port: env.PORT, host: env.HOST });
   log.info(
@@ -69,13 +92,16 @@ async function main(): Promise<void> {
       { signal, activeCalls: server.context.activeCalls() },
       "shutting down: refusing new calls, letting calls in progress finish",
     );
-    server.drain(SHUTDOWN_GRACE_MS).then(
-      () => process.exit(0),
-      (error: unknown) => {
-        log.error({ err: error }, "error while shutting down");
-        process.exit(1);
-      },
-    );
+    server
+      .drain(SHUTDOWN_GRACE_MS)
+      .then(() => observability.stop())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          log.error({ err: error }, "error while shutting down");
+          process.exit(1);
+        },
+      );
   };
   // One call's forgotten promise must not end every other call: log it loudly and keep serving.
   process.on("unhandledRejection", (reason) => log.error({ err: reason }, "unhandled promise rejection"));

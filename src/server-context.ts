@@ -1,6 +1,7 @@
 import type { Config } from "./config.js";
 import type { EngineStatus } from "./engine-status.js";
 import type { Metrics } from "./metrics.js";
+import type { LiveCallView } from "./observability/live-calls.js";
 import type { CallFactory } from "./twilio/media-stream-session.js";
 import type { StreamTokens } from "./twilio/stream-token.js";
 
@@ -14,5 +15,7 @@ export interface ServerContext {
   /** True once shutdown began: new streams are refused, calls in progress finish. */
   draining: boolean;
   activeCalls(): number;
+  /** The calls in progress and their current state (`GET /calls`). */
+  liveCalls: { list(): LiveCallView[] };
   engineStatus(): EngineStatus[];
 }

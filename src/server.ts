@@ -8,6 +8,8 @@ import type { Config } from "./config.js";
 import { describeEngines } from "./engine-status.js";
 import type { Logger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics.js";
+import { LiveCalls } from "./observability/live-calls.js";
+import { registerCallsRoute } from "./routes/calls.js";
 import { registerHealthAndMetrics } from "./routes/health-and-metrics.js";
 import { registerMediaStreamRoute } from "./routes/media-stream.js";
 import { registerTwilioWebhooks } from "./routes/twilio-webhooks.js";
@@ -22,6 +24,8 @@ export interface ServerOptions {
   createCall: CallFactory;
   metrics?: Metrics;
   tokens?: StreamTokens;
+  /** The calls `GET /calls` lists; pass the one attached to the call factory as an instrument. */
+  liveCalls?: LiveCalls;
 }
 
 export interface Server {
@@ -42,6 +46,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     tokens: options.tokens ?? createStreamTokens({ ttlSeconds: config.env.STREAM_TOKEN_TTL_SECONDS }),
     draining: false,
     activeCalls: () => active,
+    liveCalls: options.liveCalls ?? new LiveCalls(),
     engineStatus: () => describeEngines(config.env),
     createCall: (start, output, log) => {
       const call = options.createCall(start, output, log);
@@ -72,6 +77,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   registerTwilioWebhooks(app, context);
   registerMediaStreamRoute(app, context);
   registerHealthAndMetrics(app, context);
+  registerCallsRoute(app, context);
 
   const drain = async (graceMs: number) => {
     context.draining = true;

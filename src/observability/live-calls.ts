@@ -1,0 +1,67 @@
+/**
+ * The calls in progress, for `GET /calls`: an instrument that notes each call as it starts and forgets it when
+ * its stream closes, and reads the current state from the call actor when asked.
+ */
+import type { CallActor } from "../../machines/call-actor.js";
+import type { CallInstrument, CallInstrumentation } from "../call-factory.js";
+import type { StreamStart } from "../twilio/media-stream-session.js";
+import { statePath } from "./state-path.js";
+
+export interface LiveCallView {
+  callSid: string;
+  streamSid: string;
+  from: string | null;
+  to: string | null;
+  startedAt: string;
+  durationSeconds: number;
+  /** The call actor's status: `active` until it ends (`done`) or fails (`error`). */
+  status: string;
+  /** Where the statechart is, e.g. `active.listening.waiting`; `starting` before the actor runs. */
+  state: string;
+  /** Caller turns taken so far. */
+  turn: number;
+}
+
+interface LiveCall {
+  start: StreamStart;
+  startedAt: number;
+  actor: CallActor | undefined;
+}
+
+export class LiveCalls implements CallInstrument {
+  private readonly calls = new Set<LiveCall>();
+
+  /** Wall-clock milliseconds: the list is for people, not for measuring latency. */
+  constructor(private readonly now: () => number = Date.now) {}
+
+  attach({ start }: { start: StreamStart }): CallInstrumentation {
+    const call: LiveCall = { start, startedAt: this.now(), actor: undefined };
+    this.calls.add(call);
+    return {
+      started: (actor) => {
+        call.actor = actor;
+      },
+      ended: () => {
+        this.calls.delete(call);
+      },
+    };
+  }
+
+  list(): LiveCallView[] {
+    const now = this.now();
+    return [...this.calls].map(({ start, startedAt, actor }) => {
+      const snapshot = actor?.getSnapshot();
+      return {
+        callSid: start.callSid,
+        streamSid: start.streamSid,
+        from: start.from ?? null,
+        to: start.to ?? null,
+        startedAt: new Date(startedAt).toISOString(),
+        durationSeconds: Math.round((now - startedAt) / 100) / 10,
+        status: snapshot?.status ?? "starting",
+        state: snapshot ? statePath(snapshot.value) : "starting",
+        turn: snapshot?.context.turn ?? 0,
+      };
+    });
+  }
+}
