@@ -53,12 +53,8 @@ export type CallEvent = { at: number; frame: number } & (
   | { type: "server-closed"; code: number; reason: string }
 );
 
-export interface CallResult {
-  accountSid: string;
-  callSid: string;
-  streamSid: string;
-  /** The Stream URL and Parameters the webhook's TwiML gave. */
-  stream: { url: string; parameters: Record<string, string> };
+/** What one call's session on the socket produced. */
+export interface SessionOutcome {
   /** From `start` to the first agent audio; null when the agent did not speak first. */
   greetingLatencyMs: number | null;
   turns: TurnResult[];
@@ -71,4 +67,12 @@ export interface CallResult {
   /** The conversation as the server saw it, when it exposes one (`GET /calls`). */
   transcript?: TranscriptLine[];
   timeline: CallEvent[];
+}
+
+export interface CallResult extends SessionOutcome {
+  accountSid: string;
+  callSid: string;
+  streamSid: string;
+  /** The Stream URL and Parameters the webhook's TwiML gave. */
+  stream: { url: string; parameters: Record<string, string> };
 }

@@ -15,7 +15,7 @@ import { FRAME_MS, MULAW_FRAME_BYTES } from "../audio/frames.js";
 import { MULAW_SILENCE } from "../audio/mulaw.js";
 import { AgentPlayback } from "./agent-playback.js";
 import { CallRecording } from "./call-recording.js";
-import type { CallCounts, CallEnd, CallEvent, TurnResult } from "./call-result.js";
+import type { CallCounts, CallEnd, CallEvent, SessionOutcome, TurnResult } from "./call-result.js";
 import type { CallerUtterance } from "./caller-audio.js";
 import type { CallerClock } from "./clock.js";
 import { fetchServerTranscript, type TranscriptLine } from "./server-transcript.js";
@@ -44,17 +44,6 @@ export interface CallerSessionOptions extends TurnTakingOptions {
   /** Where to read the server's transcript from just before hanging up; none when absent. */
   transcriptSource?: { serverUrl: string; apiKey?: string };
   onEvent?: (event: CallEvent) => void;
-}
-
-export interface SessionOutcome {
-  greetingLatencyMs: number | null;
-  turns: TurnResult[];
-  counts: CallCounts;
-  durationMs: number;
-  ended: CallEnd;
-  recording: CallRecording;
-  transcript?: TranscriptLine[];
-  timeline: CallEvent[];
 }
 
 type Phase =
