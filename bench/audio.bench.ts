@@ -47,7 +47,7 @@ function row(name: string, audioSeconds: number, work: () => void, target?: numb
   const value = realTimeFactor(audioSeconds, work);
   return target === undefined
     ? { section: SECTION, name, value, unit: "x RT" }
-    : { section: SECTION, name, value, unit: "x RT", target };
+    : { section: SECTION, name, value, unit: "x RT", target: { atLeast: target } };
 }
 
 /** TTS audio in 20 ms pushes through the converter, its bytes through the framer, as a call's reply would go. */

@@ -1,17 +1,21 @@
 /** Prints the benchmark table and writes bench/results.json. */
 import { writeFileSync } from "node:fs";
-import { cpus } from "node:os";
-import type { BenchRow } from "./measure.js";
+import { cpus, totalmem } from "node:os";
+import { type BenchRow, meetsTarget, type Target } from "./measure.js";
 
 export function formatTable(rows: readonly BenchRow[]): string {
-  const header = ["section", "measurement", "value", "target", "status"];
-  const lines = rows.map((row) => [
-    row.section,
-    row.name,
-    `${formatNumber(row.value)} ${row.unit}`,
-    row.target === undefined ? "-" : `>= ${formatNumber(row.target)} ${row.unit}`,
-    row.target === undefined ? "" : row.value >= row.target ? "ok" : "MISSED",
-  ]);
+  const header = ["section", "measurement", "value", "target", "status", "note"];
+  const lines = rows.map((row) => {
+    const met = meetsTarget(row);
+    return [
+      row.section,
+      row.name,
+      row.value === null ? "n/a" : `${formatNumber(row.value)} ${row.unit}`,
+      row.target === undefined ? "-" : formatTarget(row.target, row.unit),
+      met === null ? (row.target !== undefined && row.value === null ? "n/a" : "") : met ? "ok" : "MISSED",
+      row.note ?? "",
+    ];
+  });
   const widths = header.map((title, column) =>
     Math.max(title.length, ...lines.map((line) => line[column]?.length ?? 0)),
   );
@@ -23,17 +27,30 @@ export function formatTable(rows: readonly BenchRow[]): string {
   return [render(header), render(widths.map((width) => "-".repeat(width))), ...lines.map(render)].join("\n");
 }
 
-export function writeResults(path: string, rows: readonly BenchRow[]): void {
+export function writeResults(
+  path: string,
+  rows: readonly BenchRow[],
+  details: Record<string, unknown>,
+): void {
   const results = {
     generatedAt: new Date().toISOString(),
     node: process.version,
     cpu: cpus()[0]?.model ?? "unknown",
     cores: cpus().length,
-    rows: rows.map((row) => ({ ...row, met: row.target === undefined ? null : row.value >= row.target })),
+    memoryBytes: totalmem(),
+    rows: rows.map((row) => ({ ...row, met: meetsTarget(row) })),
+    details,
   };
   writeFileSync(path, `${JSON.stringify(results, null, 2)}\n`);
 }
 
+function formatTarget(target: Target, unit: string): string {
+  return "atLeast" in target
+    ? `>= ${formatNumber(target.atLeast)} ${unit}`
+    : `<= ${formatNumber(target.atMost)} ${unit}`;
+}
+
 function formatNumber(value: number): string {
-  return value >= 100 ? Math.round(value).toLocaleString("en-US") : value.toPrecision(3);
+  if (value === 0) return "0";
+  return Math.abs(value) >= 100 ? Math.round(value).toLocaleString("en-US") : value.toPrecision(3);
 }

@@ -1,0 +1,71 @@
+/** What the bench process and its server child say to each other over the IPC channel. */
+import type { CallFrameCounts, LatencySamples, WindowLateness } from "./call-probes.js";
+import type { EngineTimings } from "./timed-engines.js";
+
+export interface BenchServerOptions {
+  timings: EngineTimings;
+  /** Length of the prepared greeting (the other fixed phrases last one second). */
+  greetingAudioMs: number;
+  /** A frame later than this behind its schedule (either way through the server) counts as late. */
+  lateFrameMs: number;
+  /** Keep latency samples (off where memory is measured: they would grow with the calls). */
+  collectSamples: boolean;
+  /** Keep every ended call's frame counts until the next report (off where memory is measured). */
+  keepCallCounts: boolean;
+  /** Environment settings of the server (src/config.ts) beyond the defaults. */
+  env?: Record<string, string>;
+}
+
+export interface WindowStats {
+  wallSeconds: number;
+  /** CPU seconds (user + system, every thread) the server used in the window. */
+  cpuSeconds: number;
+  /** Event-loop lag in ms: how late a timer due every 10 ms fired (p50, p99, max over the window). */
+  lagP50Ms: number;
+  lagP99Ms: number;
+  lagMaxMs: number;
+  rssBytes: number;
+  heapUsedBytes: number;
+  activeCalls: number;
+  lateness: WindowLateness;
+}
+
+export interface MemoryStats {
+  rssBytes: number;
+  heapUsedBytes: number;
+  /** The part of `heapUsedBytes` that is compiled code (it grows as the JIT optimizes more functions). */
+  codeBytes: number;
+  heapTotalBytes: number;
+  externalBytes: number;
+  arrayBuffersBytes: number;
+  activeCalls: number;
+}
+
+export interface ServerReport {
+  samples: LatencySamples;
+  ended: CallFrameCounts[];
+  activeCalls: number;
+}
+
+/** Each command and what the server answers. */
+export interface ServerCommands {
+  /** Starts a measurement window: lag histogram, CPU and inbound lateness counters from zero. */
+  "window-start": null;
+  "window-end": WindowStats;
+  /** Latency samples and ended calls' counts since the last report. */
+  report: ServerReport;
+  /** Memory after full garbage collections. */
+  memory: MemoryStats;
+}
+
+export type ServerCommand = keyof ServerCommands;
+
+export interface CommandMessage {
+  id: number;
+  command: ServerCommand;
+}
+
+export type ServerMessage =
+  | { type: "ready"; url: string }
+  | { type: "answer"; id: number; result: ServerCommands[ServerCommand] }
+  | { type: "failed"; id: number; error: string };

@@ -1,0 +1,237 @@
+/**
+ * Figures 1-3: what the orchestrator adds to a caller's wait, over real loopback WebSockets, at 100 concurrent
+ * calls and at 1.
+ *
+ * The server (bench-server.ts) runs in a child process with engines of fixed latency (LLM first token 150 ms,
+ * TTS first audio 80 ms); this process places simulated calls on it (src/caller `simulateCall`: Twilio's side,
+ * with real-time caller audio at 50 frames/s, the agent's audio played back at real time, mark echoes). Every
+ * interval is read in the server on one clock; where exactly is written in harness/call-probes.ts.
+ *
+ * Every answer is 3 s of audio (streamed at real time after a 100 ms head start) that the caller talks over:
+ * the first interim result of the caller's next utterance passes the barge-in gate and the agent must stop
+ * (`clear`); at the first silent frame after it the fake STT sends `speech_final`, and the agent answers again.
+ * So every cycle gives one turn and one barge-in.
+ * - 100 calls talk like people who interrupt a lot: 1 s utterances, each 1 s into the agent's answer (a cycle
+ *   of about 2.3 s per call). Figures are read over 20 s once all 100 calls are up; the greetings are those of
+ *   the calls that start in that time, each replacing one that hung up.
+ * - 1 call takes its turns back to back (100 ms utterances, 60 ms into each answer) for as many samples as
+ *   45 s give; the work per turn is the same.
+ */
+
+import { setTimeout as sleep } from "node:timers/promises";
+import { FRAME_MS } from "../src/audio/frames.js";
+import type { CallerUtterance } from "../src/caller/index.js";
+import type { LatencySamples } from "./harness/call-probes.js";
+import { type CallScript, type LoadOutcome, placeCalls } from "./harness/load.js";
+import { type BenchServer, startBenchServer } from "./harness/server-child.js";
+import { toneMulaw } from "./harness/synthetic-audio.js";
+import type { EngineTimings } from "./harness/timed-engines.js";
+import { describeOthers, startWindow, type WindowReading } from "./harness/window.js";
+import { type BenchRow, type Distribution, distribution } from "./measure.js";
+import type { SectionResult } from "./section.js";
+
+const TIMINGS: EngineTimings = {
+  llmFirstTokenMs: 150,
+  ttsFirstAudioMs: 80,
+  ttsLeadMs: 100,
+  replyAudioMs: 3000,
+  paced: true,
+};
+const ENGINE_MS = TIMINGS.llmFirstTokenMs + TIMINGS.ttsFirstAudioMs;
+
+const MANY = {
+  concurrency: 100,
+  /** Three waves of 100: the second and third waves' greetings fall inside the window. */
+  calls: 300,
+  rampMs: 3000,
+  /** From the moment all 100 calls are up until the first of the last wave hang up. */
+  windowMs: 20_000,
+  script: script({ utteranceMs: 1000, bargeInAfterMs: 1000, hangupAfterMs: 8000 }),
+};
+const ONE = script({ utteranceMs: 100, bargeInAfterMs: 60, hangupAfterMs: 45_000 });
+
+function script(options: { utteranceMs: number; bargeInAfterMs: number; hangupAfterMs: number }): CallScript {
+  const utterance: CallerUtterance = {
+    name: `${options.utteranceMs} ms of speech`,
+    mulaw: toneMulaw(options.utteranceMs),
+  };
+  return {
+    // More than a call can say before it hangs up.
+    utterances: Array.from(
+      { length: Math.ceil(options.hangupAfterMs / options.utteranceMs) },
+      () => utterance,
+    ),
+    bargeInAfterMs: options.bargeInAfterMs,
+    pauseAfterReplyMs: 200,
+    hangupAfterMs: options.hangupAfterMs,
+    fetchTranscript: false,
+  };
+}
+
+export async function runTurnBench(): Promise<SectionResult> {
+  const server = await startBenchServer({
+    timings: TIMINGS,
+    greetingAudioMs: 1000,
+    lateFrameMs: 100,
+    collectSamples: true,
+    keepCallCounts: false,
+  });
+  try {
+    // 100 calls first: the one-call figure is then taken on a warm server, as a real one would be.
+    const many = await measureMany(server);
+    const one = await measureOne(server);
+    return { rows: rows(many, one), details: { timings: TIMINGS, many: describe(many), one: describe(one) } };
+  } finally {
+    await server.stop();
+  }
+}
+
+interface Run {
+  calls: number;
+  samples: LatencySamples;
+  load: LoadOutcome;
+  window: WindowReading;
+}
+
+async function measureMany(server: BenchServer): Promise<Run> {
+  let measured: Promise<{ samples: LatencySamples; window: WindowReading }> | undefined;
+  const load = await placeCalls({
+    url: server.url,
+    calls: MANY.calls,
+    concurrency: MANY.concurrency,
+    rampMs: MANY.rampMs,
+    clock: "real-time",
+    script: MANY.script,
+    onRampDone: () => {
+      measured = (async () => {
+        await server.request("report"); // what happened while calls were still arriving is not "at 100 calls"
+        const endWindow = await startWindow(server);
+        await sleep(MANY.windowMs);
+        const window = await endWindow();
+        const report = await server.request("report");
+        return { samples: report.samples, window };
+      })();
+    },
+  });
+  if (!measured) throw new Error("the 100-call run never had all its calls up");
+  const window = await measured;
+  return { calls: MANY.concurrency, load, ...window };
+}
+
+async function measureOne(server: BenchServer): Promise<Run> {
+  await server.request("report");
+  const endWindow = await startWindow(server);
+  const load = await placeCalls({
+    url: server.url,
+    calls: 1,
+    concurrency: 1,
+    rampMs: 0,
+    clock: "real-time",
+    script: ONE,
+  });
+  const window = await endWindow();
+  const report = await server.request("report");
+  return { calls: 1, samples: report.samples, load, window };
+}
+
+function rows(many: Run, one: Run): BenchRow[] {
+  const turn = (run: Run) => distribution(run.samples.turn);
+  const bargeIn = (run: Run) => distribution(run.samples.bargeIn);
+  const greeting = distribution(many.samples.greeting);
+  /** Median time to pick up one engine reply, times the two replies of a turn. */
+  const pickup = (run: Run) => 2 * distribution(run.samples.engineReplyPickup).p50;
+  const ms = { unit: "ms" } as const;
+  const turnNote = `the fake engines' ${ENGINE_MS} ms (and any lateness of theirs) subtracted`;
+  return [
+    {
+      section: "turn",
+      name: "turn overhead p50, 1 call",
+      value: turn(one).p50,
+      ...ms,
+      note: `target set at 100 calls; ${pickup(one).toFixed(2)} ms of it waking the idle server for 2 engine replies`,
+    },
+    { section: "turn", name: "turn overhead p99, 1 call", value: turn(one).p99, ...ms },
+    {
+      section: "turn",
+      name: "turn overhead p50, 100 calls",
+      value: turn(many).p50,
+      ...ms,
+      target: { atMost: 2 },
+      note: turnNote,
+    },
+    {
+      section: "turn",
+      name: "turn overhead p99, 100 calls",
+      value: turn(many).p99,
+      ...ms,
+      target: { atMost: 10 },
+      note: describeOthers(many.window),
+    },
+    {
+      section: "turn",
+      name: "reply latency the caller sees, minus engines + endpointing, p50, 100 calls",
+      value: callerObservedOverhead(many).p50,
+      ...ms,
+      note: `both socket hops and the load generator's lag included`,
+    },
+    {
+      section: "turn",
+      name: "server event-loop lag p99 while measuring 100 calls",
+      value: many.window.server.lagP99Ms,
+      ...ms,
+      note: `server ${many.window.server.cpuSeconds.toFixed(1)} CPU s in ${many.window.server.wallSeconds.toFixed(0)} s`,
+    },
+    { section: "barge-in", name: "interim -> clear p50, 1 call", value: bargeIn(one).p50, ...ms },
+    { section: "barge-in", name: "interim -> clear p99, 1 call", value: bargeIn(one).p99, ...ms },
+    { section: "barge-in", name: "interim -> clear p50, 100 calls", value: bargeIn(many).p50, ...ms },
+    {
+      section: "barge-in",
+      name: "interim -> clear p99, 100 calls",
+      value: bargeIn(many).p99,
+      ...ms,
+      target: { atMost: 5 },
+    },
+    { section: "greeting", name: "start -> first frame p50, 100 calls", value: greeting.p50, ...ms },
+    {
+      section: "greeting",
+      name: "start -> first frame p99, 100 calls",
+      value: greeting.p99,
+      ...ms,
+      target: { atMost: 20 },
+      note: `${greeting.count} calls starting among 100`,
+    },
+  ];
+}
+
+/**
+ * The caller's own view of each turn (last speech frame sent -> first reply audio received), minus the fake
+ * engines and the one silent frame the fake STT needs to hear that the caller stopped.
+ */
+function callerObservedOverhead(run: Run): Distribution {
+  return distribution(
+    run.load.calls.flatMap((call) => call.replyLatenciesMs.map((ms) => ms - ENGINE_MS - FRAME_MS)),
+  );
+}
+
+function describe(run: Run) {
+  const { samples, load } = run;
+  return {
+    concurrentCalls: run.calls,
+    callsPlaced: load.calls.length,
+    failedCalls: load.calls.filter((call) => !call.ok).map((call) => call.error),
+    turnOverheadMs: distribution(samples.turn),
+    turnOverheadSplitMs: {
+      endOfTurnToLlmRequest: distribution(samples.turnToLlmRequest),
+      llmFirstTokenToTtsRequest: distribution(samples.llmTokenToTtsRequest),
+      ttsFirstAudioToWire: distribution(samples.ttsAudioToWire),
+      engineReplyPickup: distribution(samples.engineReplyPickup),
+    },
+    fakeEnginesPostedLateMs: distribution(samples.engineLate),
+    bargeInMs: distribution(samples.bargeIn),
+    bargeInEvents: samples.bargeInEvents,
+    greetingMs: distribution(samples.greeting),
+    callerObservedOverheadMs: callerObservedOverhead(run),
+    window: run.window,
+    callerSendLatenessMs: { p99: load.sendLatenessP99Ms, max: load.sendLatenessMaxMs },
+  };
+}
