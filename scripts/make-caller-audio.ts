@@ -10,9 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { mulawToPcm16 } from "../src/audio/mulaw.js";
-import { createOutboundConverter } from "../src/audio/outbound.js";
-import { pcm16ToFloat } from "../src/audio/pcm.js";
 import { readWav, writeWav } from "../src/audio/wav.js";
+import { toTelephonyMulaw } from "../src/caller/caller-audio.js";
 
 /** The receptionist scenario's caller lines (fixtures/README.md lists where each is used). */
 export const CALLER_LINES = [
@@ -59,15 +58,10 @@ async function main(): Promise<void> {
 
 function toMulaw8k(file: Uint8Array): Uint8Array {
   const wav = readWav(file);
-  if (wav.format !== "pcm16" || wav.channels !== 1)
+  if (wav.format !== "pcm16" || wav.channels !== 1) {
     throw new Error(`espeak-ng wrote ${wav.format} x${wav.channels}`);
-  const converter = createOutboundConverter(wav.sampleRate);
-  const head = converter.push(pcm16ToFloat(wav.samples));
-  const tail = converter.flush();
-  const out = new Uint8Array(head.length + tail.length);
-  out.set(head);
-  out.set(tail, head.length);
-  return out;
+  }
+  return toTelephonyMulaw(wav);
 }
 
 /** Cuts the leading and trailing silence down to `PAD_MS`. */
