@@ -19,6 +19,10 @@
  *   any state ─ stop | socket closed ─▶ ended                   (every child stopped, every timer cancelled)
  *
  * "drained": the utterance's producer finished and Twilio echoed the mark after its last audio.
+ *
+ * Audio is not a statechart event, except where it changes something: inbound frames go through the audio
+ * inlet to STT, and within a segment a streaming TTS's pieces go straight out between the ones the statechart
+ * sees (speech.actor.ts). Leaving the state that wanted them stops both.
  */
 import {
   and,
@@ -256,12 +260,14 @@ function isBackchannel(config: CallConfig): (words: readonly string[]) => boolea
 }
 
 function speechInput(context: CallContext, source: SpeechSource): SpeechInput {
+  const { telephony } = context.deps.engines;
   return {
     callId: context.callId,
     generation: context.generation,
     source,
     tts: context.deps.engines.tts,
     phrases: context.deps.phrases,
+    stream: safely(context, "sending media", (audio: Uint8Array) => telephony.sendMedia(audio)),
   };
 }
 
@@ -283,10 +289,14 @@ function hearCaller(speech: CallerSpeech, result: TranscriptResult): CallerSpeec
  * An outbound socket operation that cannot take the statechart down: a broken socket is logged, and the call
  * goes on until Twilio's `stop` or the socket's close event ends it.
  */
-function safely(context: CallContext, doing: string, operation: () => void): () => void {
-  return () => {
+function safely<T extends unknown[]>(
+  context: CallContext,
+  doing: string,
+  operation: (...args: T) => void,
+): (...args: T) => void {
+  return (...args) => {
     try {
-      operation();
+      operation(...args);
     } catch (error) {
       failureReport(context, asEngineError("telephony", error), doing).write();
     }
@@ -426,12 +436,15 @@ const call = setup({
       enqueue.cancel(TTS_WATCHDOG);
       enqueue.raise(ttsTimeout(context), { id: TTS_WATCHDOG, delay: context.config.ttsTimeoutMs });
     }),
-    /** Sends the audio now; more of this segment is owed until its `speech.segment`, so the watchdog rearms. */
+    /**
+     * Sends the audio now (and counts what the producer streamed before it); more of this segment is owed
+     * until its `speech.segment`, so the watchdog rearms.
+     */
     playAudio: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, "speech.audio");
       const { telephony } = context.deps.engines;
       enqueue(safely(context, "sending media", () => telephony.sendMedia(event.audio)));
-      enqueue.assign({ playback: withAudio(context.playback, event.audio.length) });
+      enqueue.assign({ playback: withAudio(context.playback, event.streamedBytes + event.audio.length) });
       enqueue.cancel(TTS_WATCHDOG);
       enqueue.raise(ttsTimeout(context), { id: TTS_WATCHDOG, delay: context.config.ttsTimeoutMs });
     }),
@@ -446,7 +459,8 @@ const call = setup({
       });
       enqueue.cancel(TTS_WATCHDOG);
       enqueue(safely(context, "sending a mark", () => telephony.sendMark(mark)));
-      enqueue.assign({ playback: withSegment(context.playback, event.text, mark) });
+      const playback = withAudio(context.playback, event.streamedBytes);
+      enqueue.assign({ playback: withSegment(playback, event.text, mark) });
     }),
     finishSpeech: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, "speech.done");

@@ -1,8 +1,16 @@
 /**
  * The child actor that produces one utterance of the agent: a reply (LLM stream -> sentence chunker -> TTS)
- * or a fixed phrase (cached audio, else TTS). It never touches the socket: it reports audio and finished
- * segments to the call actor, which sends media and marks itself, so every outbound byte is decided by the
- * statechart and none can leave after the state that wanted it was exited.
+ * or a fixed phrase (cached audio, else TTS). It reports audio and finished segments to the call actor, which
+ * sends the marks and decides what the speaking means for the conversation.
+ *
+ * Audio takes two roads. The first piece of each segment, and then one piece per `EVENT_EVERY_BYTES` of audio,
+ * go to the call actor as `speech.audio` events: the statechart needs those (the reply starts speaking, a
+ * starved reply plays again, the TTS watchdog rearms) and sends them itself. The pieces in between go straight
+ * out through `input.stream`, which the call actor gave this producer: a streaming TTS yields a piece every
+ * 20 ms, and a full statechart step per piece (transition, context copy, watchdog timer rescheduled) was about
+ * a third of the server's CPU at 100 calls in `npm run bench`. Events report how many bytes went straight out,
+ * so the playback ledger stays exact at every segment's end. Nothing leaves after the state that wanted it was
+ * exited: leaving it stops this actor, which aborts the controller that every send checks first.
  *
  * Stopping the actor (leaving the state that invoked it) aborts the LLM request and the TTS synthesis through
  * one AbortSignal. Every event carries the producer's generation, so the parent can drop anything late.
@@ -23,7 +31,16 @@ export interface SpeechInput {
   source: SpeechSource;
   tts: TtsEngine;
   phrases: PhraseCache | undefined;
+  /** Sends a piece of this producer's audio to the caller now, without a statechart event (see above). */
+  stream: (audio: Uint8Array) => void;
 }
+
+/**
+ * 1 s of mulaw 8 kHz. Within a segment, a piece goes through the statechart once this much audio went
+ * straight out since the last one that did, so the TTS watchdog sees a streaming engine alive at least once a
+ * second of audio (and at 1/50 of the cost of seeing every 20 ms piece).
+ */
+export const EVENT_EVERY_BYTES = 8000;
 
 /** What a speech producer tells the call actor, in this order per segment: synthesizing?, audio+, segment. */
 export type SpeechEvent =
@@ -31,10 +48,16 @@ export type SpeechEvent =
   | { type: "llm.firstChunk"; generation: number }
   /** TTS was asked to speak `text`: audio is owed (cached audio skips this). */
   | { type: "speech.synthesizing"; generation: number; text: string }
-  /** A piece of the current segment's audio, mulaw 8 kHz, to send to the caller now. */
-  | { type: "speech.audio"; generation: number; audio: Uint8Array }
-  /** The current segment's audio is complete: send its mark. Segments that made no audio are not reported. */
-  | { type: "speech.segment"; generation: number; text: string }
+  /**
+   * A piece of the current segment's audio, mulaw 8 kHz, to send to the caller now. `streamedBytes`: the
+   * segment's audio that went straight out (`SpeechInput.stream`) since the previous event of this segment.
+   */
+  | { type: "speech.audio"; generation: number; audio: Uint8Array; streamedBytes: number }
+  /**
+   * The current segment's audio is complete: send its mark. Segments that made no audio are not reported.
+   * `streamedBytes` as for `speech.audio`: the segment's tail that went straight out.
+   */
+  | { type: "speech.segment"; generation: number; text: string; streamedBytes: number }
   /** Nothing more will come. `text` is everything the LLM said; `toolCalls` what it asked for. */
   | { type: "speech.done"; generation: number; text: string; toolCalls: ToolCall[] }
   | { type: "speech.failed"; generation: number; error: EngineError };
@@ -130,23 +153,33 @@ class SpeechProducer {
   }
 
   private sendSegment(text: string, audio: Uint8Array): void {
-    this.send({ type: "speech.audio", generation: this.generation, audio });
-    this.send({ type: "speech.segment", generation: this.generation, text });
+    this.send({ type: "speech.audio", generation: this.generation, audio, streamedBytes: 0 });
+    this.send({ type: "speech.segment", generation: this.generation, text, streamedBytes: 0 });
   }
 
   private async synthesize(text: string): Promise<void> {
     this.send({ type: "speech.synthesizing", generation: this.generation, text });
     let spoke = false;
+    /** Bytes of this segment sent through `stream` since its last `speech.audio` event. */
+    let streamed = 0;
     const audio = this.input.tts.synthesize(text, {
       callId: this.input.callId,
       signal: this.controller.signal,
     });
     for await (const piece of audio) {
       if (piece.length === 0) continue;
+      if (spoke && streamed + piece.length < EVENT_EVERY_BYTES) {
+        if (this.controller.signal.aborted) return;
+        this.input.stream(piece);
+        streamed += piece.length;
+        continue;
+      }
       spoke = true;
-      this.send({ type: "speech.audio", generation: this.generation, audio: piece });
+      this.send({ type: "speech.audio", generation: this.generation, audio: piece, streamedBytes: streamed });
+      streamed = 0;
     }
-    if (spoke) this.send({ type: "speech.segment", generation: this.generation, text });
+    if (spoke)
+      this.send({ type: "speech.segment", generation: this.generation, text, streamedBytes: streamed });
   }
 
   /** Reports the first failure only; an abort we caused ourselves (or the parent did) is not a failure. */

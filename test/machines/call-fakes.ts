@@ -221,14 +221,60 @@ interface SynthesisRequest {
 }
 
 /**
+ * Audio the test hands a streaming synthesis piece by piece (`FakeTts.stream`), as a streaming engine yields it.
+ */
+export class StreamedSynthesis {
+  private readonly pieces: Uint8Array[] = [];
+  private ended = false;
+  private wake: (() => void) | undefined;
+
+  push(...pieces: Uint8Array[]): void {
+    this.pieces.push(...pieces);
+    this.notify();
+  }
+
+  end(): void {
+    this.ended = true;
+    this.notify();
+  }
+
+  /** The pieces pushed so far, then the next ones as they come, until `end()` or an abort. */
+  async *read(aborted: Promise<never>): AsyncIterable<Uint8Array> {
+    for (;;) {
+      const piece = this.pieces.shift();
+      if (piece) {
+        yield piece;
+        continue;
+      }
+      if (this.ended) return;
+      await Promise.race([new Promise<void>((resolve) => (this.wake = resolve)), aborted]);
+    }
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+}
+
+/**
  * Speaks each text as its UTF-8 bytes, in one piece, after a microtask. `stall(text)` makes that text hang until
- * aborted; `failOn(text)` makes it throw.
+ * aborted; `failOn(text)` makes it throw; `stream(text)` makes it come out as the test pushes it.
  */
 export class FakeTts implements TtsEngine {
   readonly name = "fake-tts";
   readonly requests: SynthesisRequest[] = [];
   private readonly stalled = new Set<string>();
   private readonly failing = new Set<string>();
+  private readonly streamed = new Map<string, StreamedSynthesis>();
+
+  /** The next synthesis of `text` yields what the test pushes into the returned stream. */
+  stream(text: string): StreamedSynthesis {
+    const synthesis = new StreamedSynthesis();
+    this.streamed.set(text, synthesis);
+    return synthesis;
+  }
 
   stall(text: string): void {
     this.stalled.add(text);
@@ -257,7 +303,10 @@ export class FakeTts implements TtsEngine {
       if (this.stalled.has(text)) await aborted;
       await Promise.race([Promise.resolve(), aborted]);
       if (this.failing.has(text)) throw new EngineError("tts", "http", `cannot speak "${text}"`);
-      yield audioOf(text);
+      const synthesis = this.streamed.get(text);
+      this.streamed.delete(text);
+      if (synthesis) yield* synthesis.read(aborted);
+      else yield audioOf(text);
     } finally {
       request.open = false;
     }

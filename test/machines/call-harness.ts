@@ -42,6 +42,8 @@ export function startTestCall(options: TestCallOptions = {}) {
   const phrases = options.cachePhrases === false ? undefined : cachedPhrases(Object.values(config.phrases));
   const logs: { level: CallLogLevel; message: string; details: Record<string, unknown> }[] = [];
   const emitted: CallEmitted[] = [];
+  /** The type of every event the call actor itself received, in order. */
+  const received: string[] = [];
   const { actor, audioInlet } = createCallActor({
     callId: "call-1",
     engines: { stt, llm, tts, telephony },
@@ -49,6 +51,11 @@ export function startTestCall(options: TestCallOptions = {}) {
     phrases,
     log: (level, message, details) => logs.push({ level, message, details }),
     clock,
+    inspect: (inspection) => {
+      if (inspection.type === "@xstate.event" && inspection.actorRef === actor) {
+        received.push(inspection.event.type);
+      }
+    },
   });
   actor.on("*", (event) => emitted.push(event));
   actor.start();
@@ -67,6 +74,7 @@ export function startTestCall(options: TestCallOptions = {}) {
     config,
     logs,
     emitted,
+    received,
 
     /** The active state as a dotted path, e.g. `active.replying.speaking`. */
     state(): string {
