@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   buildClearMessage,
@@ -5,6 +6,7 @@ import {
   buildMediaMessage,
   decodeMediaPayload,
   MAX_INBOUND_MESSAGE_BYTES,
+  mediaSchema,
   parseInboundMessage,
 } from "../../src/twilio/media-stream-protocol.js";
 import { TwilioStreamScript } from "../support/twilio-messages.js";
@@ -77,6 +79,66 @@ describe("parseInboundMessage", () => {
   it("rejects oversized messages before parsing them", () => {
     const result = parseInboundMessage(`{"event":"media","pad":"${"x".repeat(MAX_INBOUND_MESSAGE_BYTES)}"}`);
     expect(result).toMatchObject({ ok: false, kind: "oversized" });
+  });
+});
+
+describe("the media fast path", () => {
+  /** Every kind of value a field of a `media` message might hold, valid or not. */
+  const anyField = fc.oneof(
+    fc.constant(undefined),
+    fc.constant(null),
+    fc.boolean(),
+    fc.integer(),
+    fc.double(),
+    fc.integer().map(String),
+    fc.constantFrom("", "12a", "-0", "1.5", " 7", "inbound", "9".repeat(400)),
+    fc.string(),
+    fc.array(fc.integer(), { maxLength: 2 }),
+    fc.dictionary(fc.string(), fc.integer(), { maxKeys: 2 }),
+  );
+  const mediaLike = fc.record(
+    {
+      event: fc.constant("media"),
+      sequenceNumber: anyField,
+      streamSid: anyField,
+      media: fc.oneof(
+        anyField,
+        fc.record(
+          { track: anyField, chunk: anyField, timestamp: anyField, payload: anyField, extra: anyField },
+          { requiredKeys: [] },
+        ),
+      ),
+      extra: anyField,
+    },
+    { requiredKeys: ["event"] },
+  );
+
+  it("gives the schema's answer for any media message, valid or not", () => {
+    fc.assert(
+      fc.property(mediaLike, (message) => {
+        const raw = JSON.stringify(message);
+        // What zod alone makes of it (JSON.parse first: the wire has no `undefined`).
+        const expected = mediaSchema.safeParse(JSON.parse(raw));
+        const parsed = parseInboundMessage(raw);
+        expect(parsed.ok).toBe(expected.success);
+        if (parsed.ok && expected.success) expect(parsed.message).toEqual(expected.data);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("still explains what is wrong with a malformed media message", () => {
+    expect(parseInboundMessage('{"event":"media","media":{"payload":"AAAA","chunk":"two"}}')).toEqual({
+      ok: false,
+      kind: "malformed",
+      reason: expect.stringMatching(/^malformed media message: media\.chunk /),
+    });
+    expect(
+      parseInboundMessage('{"event":"media","media":{"payload":"AAAA","timestamp":1e999}}'),
+    ).toMatchObject({
+      ok: false,
+      kind: "malformed",
+    });
   });
 });
 
