@@ -61,8 +61,14 @@ describe("a call through the stream route", () => {
     ws.on("message", (data) => received.push(JSON.parse(data.toString())));
     const s = new TwilioStreamScript();
     ws.send(s.connected());
+    const greetingMarked = new Promise<void>((resolve) =>
+      ws.on("message", (data) => {
+        if (JSON.parse(data.toString()).event === "mark") resolve();
+      }),
+    );
     ws.send(s.start({ token: server.context.tokens.issue(s.callSid) }));
-    await settle();
+    // Waiting for the mark rather than a fixed delay: on a loaded CI machine 30 ms was not always enough.
+    await greetingMarked;
 
     // The greeting leaves as 20 ms media frames followed by its mark.
     const greeting = audioOf(config.phrases.greeting);
