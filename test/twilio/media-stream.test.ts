@@ -1,6 +1,7 @@
+import type { Socket } from "node:net";
 import twilio from "twilio";
 import { afterEach, describe, expect, it } from "vitest";
-import type { WebSocket } from "ws";
+import { WebSocket } from "ws";
 import type { Server } from "../../src/server.js";
 import { connectStream, type RecordingCall, startTestServer } from "../support/test-server.js";
 import { TwilioStreamScript } from "../support/twilio-messages.js";
@@ -87,6 +88,46 @@ describe("GET /twilio/stream", () => {
     expect(sizes).toEqual([160, 160, 80]);
     expect(received.every((m) => m.streamSid === s.streamSid)).toBe(true);
     expect(received[3]).toEqual({ event: "mark", streamSid: s.streamSid, mark: { name: "t1.s0.g1" } });
+  });
+
+  it("writes a chunk of many frames to the TCP socket in one system write, one message per frame", async () => {
+    const started = await startTestServer();
+    server = started.server;
+    // A real socket: the in-memory one injectWS uses has no vectored write to batch into.
+    const address = await server.app.listen({ port: 0, host: "127.0.0.1" });
+    const ws = new WebSocket(`${address.replace("http", "ws")}/twilio/stream`);
+    await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+    const received: Array<Record<string, unknown>> = [];
+    ws.on("message", (data) => received.push(JSON.parse(data.toString())));
+    const s = new TwilioStreamScript();
+    ws.send(s.start({ token: server.context.tokens.issue(s.callSid) }));
+    await settle();
+    const call = started.calls[0] as RecordingCall;
+    const [serverSide] = [...server.app.websocketServer.clients];
+    const tcp = (serverSide as unknown as { _socket: Socket })._socket as unknown as Record<
+      "_write" | "_writev",
+      (...args: unknown[]) => void
+    >;
+    let writes = 0;
+    for (const method of ["_write", "_writev"] as const) {
+      const original = tcp[method].bind(tcp);
+      tcp[method] = (...args: unknown[]) => {
+        writes += 1;
+        original(...args);
+      };
+    }
+
+    const second = Uint8Array.from({ length: 50 * 160 }, (_, i) => i & 0xff);
+    call.output.sendMedia(second);
+    expect(writes).toBe(1);
+    call.output.sendMedia(new Uint8Array(160).fill(0x55));
+    expect(writes).toBe(2);
+    await settle();
+
+    const payloads = received.map((m) => Buffer.from((m.media as { payload: string }).payload, "base64"));
+    expect(payloads.map((p) => p.length)).toEqual(Array.from({ length: 51 }, () => 160));
+    expect(Buffer.concat(payloads.slice(0, 50)).equals(second)).toBe(true);
+    ws.close();
   });
 
   it("drops every kind of bad input with a log line naming the call, and the call goes on", async () => {
