@@ -89,12 +89,14 @@ export async function runTurnBench(): Promise<SectionResult> {
 interface Run {
   calls: number;
   samples: LatencySamples;
+  /** For each `samples.turn`, ms of the server's garbage-collection pauses inside it. */
+  turnGcMs: number[];
   load: LoadOutcome;
   window: WindowReading;
 }
 
 async function measureMany(server: BenchServer): Promise<Run> {
-  let measured: Promise<{ samples: LatencySamples; window: WindowReading }> | undefined;
+  let measured: Promise<{ samples: LatencySamples; turnGcMs: number[]; window: WindowReading }> | undefined;
   const load = await placeCalls({
     url: server.url,
     calls: MANY.calls,
@@ -109,7 +111,7 @@ async function measureMany(server: BenchServer): Promise<Run> {
         await sleep(MANY.windowMs);
         const window = await endWindow();
         const report = await server.request("report");
-        return { samples: report.samples, window };
+        return { samples: report.samples, turnGcMs: report.turnGcMs, window };
       })();
     },
   });
@@ -131,7 +133,7 @@ async function measureOne(server: BenchServer): Promise<Run> {
   });
   const window = await endWindow();
   const report = await server.request("report");
-  return { calls: 1, samples: report.samples, load, window };
+  return { calls: 1, samples: report.samples, turnGcMs: report.turnGcMs, load, window };
 }
 
 function rows(many: Run, one: Run): BenchRow[] {
@@ -169,6 +171,13 @@ function rows(many: Run, one: Run): BenchRow[] {
     },
     {
       section: "turn",
+      name: "turn overhead p99, 100 calls, the collector's pauses taken out",
+      value: withoutGc(many).p99,
+      ...ms,
+      note: describeGc(many),
+    },
+    {
+      section: "turn",
       name: "reply latency the caller sees, minus engines + endpointing, p50, 100 calls",
       value: callerObservedOverhead(many).p50,
       ...ms,
@@ -203,6 +212,26 @@ function rows(many: Run, one: Run): BenchRow[] {
   ];
 }
 
+/** Each turn's overhead less the garbage-collection pauses that fell inside it. */
+function withoutGc(run: Run): Distribution {
+  return distribution(run.samples.turn.map((ms, i) => ms - (run.turnGcMs[i] ?? 0)));
+}
+
+/** How many of the slowest 1% of turns waited on the collector, and what it did over the window. */
+function describeGc(run: Run): string {
+  const slowest = run.samples.turn
+    .map((ms, i) => ({ ms, gcMs: run.turnGcMs[i] ?? 0 }))
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, Math.ceil(run.samples.turn.length / 100));
+  const waited = slowest.filter((turn) => turn.gcMs > 0);
+  const { gc, wallSeconds } = run.window.server;
+  return (
+    `${waited.length} of the ${slowest.length} slowest turns waited on the collector; in ${wallSeconds.toFixed(0)} s ` +
+    `${gc.scavenges} scavenges (longest ${gc.scavengeMaxMs.toFixed(1)} ms), ` +
+    `${gc.majors} full collections (longest ${gc.majorMaxMs.toFixed(1)} ms)`
+  );
+}
+
 /**
  * The caller's own view of each turn (last speech frame sent -> first reply audio received), minus the fake
  * engines and the one silent frame the fake STT needs to hear that the caller stopped.
@@ -220,6 +249,7 @@ function describe(run: Run) {
     callsPlaced: load.calls.length,
     failedCalls: load.calls.filter((call) => !call.ok).map((call) => call.error),
     turnOverheadMs: distribution(samples.turn),
+    turnOverheadWithoutGcMs: withoutGc(run),
     turnOverheadSplitMs: {
       endOfTurnToLlmRequest: distribution(samples.turnToLlmRequest),
       llmFirstTokenToTtsRequest: distribution(samples.llmTokenToTtsRequest),

@@ -23,6 +23,7 @@ import { startObservability } from "../../src/observability/observability.js";
 import { buildServer } from "../../src/server.js";
 import type { CallFactory } from "../../src/twilio/media-stream-session.js";
 import { type CallProbe, ProbeRegistry } from "./call-probes.js";
+import { GcPauses } from "./gc-pauses.js";
 import type {
   BenchServerOptions,
   CommandMessage,
@@ -117,6 +118,7 @@ const server = await buildServer({
 tapSockets(server.app.websocketServer);
 const url = await server.app.listen({ host: "127.0.0.1", port: 0 });
 
+const gcPauses = new GcPauses();
 const lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
 lag.enable();
 let measuring = { startedAt: performance.now(), cpu: process.cpuUsage() };
@@ -129,7 +131,11 @@ const answers: { [K in keyof ServerCommands]: () => ServerCommands[K] | Promise<
     return null;
   },
   "window-end": windowStats,
-  report: () => ({ ...probes.drain(), activeCalls: server.context.activeCalls() }),
+  report: () => {
+    const drained = probes.drain();
+    const turnGcMs = drained.samples.turnSpans.map((spans) => gcPauses.overlapMs(spans));
+    return { ...drained, turnGcMs, activeCalls: server.context.activeCalls() };
+  },
   memory: collectedMemory,
 };
 
@@ -195,6 +201,7 @@ function windowStats(): WindowStats {
     heapUsedBytes: memory.heapUsed,
     activeCalls: server.context.activeCalls(),
     lateness: probes.endWindow(),
+    gc: gcPauses.summarySince(measuring.startedAt),
   };
 }
 

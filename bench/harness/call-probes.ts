@@ -21,6 +21,11 @@ export interface LatencySamples {
   greeting: number[];
   /** ms, end of turn -> first reply frame sent, engine latencies subtracted. */
   turn: number[];
+  /**
+   * For each `turn` sample, the server-clock spans it was counted over, flat as [from, to, ...]: up to the LLM
+   * request, from the LLM's reply to the TTS request, from TTS's reply to the wire (the engines' waits left out).
+   */
+  turnSpans: number[][];
   /** ms, interim passing the gate -> `clear` sent. */
   bargeIn: number[];
   /** Where the turn overhead goes (ms each): up to the LLM request, ... */
@@ -44,6 +49,7 @@ function emptySamples(): LatencySamples {
   return {
     greeting: [],
     turn: [],
+    turnSpans: [],
     bargeIn: [],
     turnToLlmRequest: [],
     llmTokenToTtsRequest: [],
@@ -115,8 +121,11 @@ export class CallProbe {
   private handingOverFinalAt: number | undefined;
   private handingOverInterimAt: number | undefined;
   private reply: Reply | undefined;
-  /** When the TTS engine had each paced piece of audio due, until the call sends it. */
-  private readonly audioDue = new WeakMap<Uint8Array, number>();
+  /**
+   * The piece of audio the TTS engine yielded last and when it had it due. The call sends each piece before
+   * the engine yields the next (or drops it on a barge-in), so one slot is enough.
+   */
+  private lastYielded: { audio: Uint8Array | undefined; due: number } = { audio: undefined, due: 0 };
 
   constructor(
     readonly callSid: string,
@@ -137,15 +146,20 @@ export class CallProbe {
 
   /** The TTS engine yields `audio`, which was due at `due` (its pacing schedule). */
   audioYielded(audio: Uint8Array, due: number): void {
-    this.audioDue.set(audio, due);
+    this.lastYielded.audio = audio;
+    this.lastYielded.due = due;
   }
 
   /** The call handed `audio` to the socket (all of its frames) at `now`. */
   audioSent(audio: Uint8Array, now: number): void {
-    const due = this.audioDue.get(audio);
     const window = this.lateness.window;
-    if (due === undefined || !window) return;
-    this.countLateness(window.outbound, now - due, Math.ceil(audio.length / MULAW_FRAME_BYTES));
+    if (audio !== this.lastYielded.audio || !window) return;
+    this.lastYielded.audio = undefined;
+    this.countLateness(
+      window.outbound,
+      now - this.lastYielded.due,
+      Math.ceil(audio.length / MULAW_FRAME_BYTES),
+    );
   }
 
   private countLateness(into: FrameLateness, lateMs: number, frames: number): void {
@@ -218,7 +232,20 @@ export class CallProbe {
     const llmMs = llmFirstTokenMs + reply.llmLateMs;
     const ttsMs = ttsFirstAudioMs + reply.ttsLateMs;
     this.record(this.samples.turn, now - reply.since - llmMs - ttsMs);
-    if (reply.llmRequestedAt === undefined || reply.ttsRequestedAt === undefined) return;
+    if (reply.llmRequestedAt === undefined || reply.ttsRequestedAt === undefined) {
+      if (this.settings.collectSamples) this.samples.turnSpans.push([reply.since, now]);
+      return;
+    }
+    if (this.settings.collectSamples) {
+      this.samples.turnSpans.push([
+        reply.since,
+        reply.llmRequestedAt,
+        reply.llmRequestedAt + llmMs,
+        reply.ttsRequestedAt,
+        reply.ttsRequestedAt + ttsMs,
+        now,
+      ]);
+    }
     this.record(this.samples.turnToLlmRequest, reply.llmRequestedAt - reply.since);
     this.record(this.samples.llmTokenToTtsRequest, reply.ttsRequestedAt - reply.llmRequestedAt - llmMs);
     this.record(this.samples.ttsAudioToWire, now - reply.ttsRequestedAt - ttsMs);

@@ -1,5 +1,6 @@
 /** What the bench process and its server child say to each other over the IPC channel. */
 import type { CallFrameCounts, LatencySamples, WindowLateness } from "./call-probes.js";
+import type { GcSummary } from "./gc-pauses.js";
 import type { EngineTimings } from "./timed-engines.js";
 
 export interface BenchServerOptions {
@@ -28,6 +29,8 @@ export interface WindowStats {
   heapUsedBytes: number;
   activeCalls: number;
   lateness: WindowLateness;
+  /** Garbage-collection pauses in the window. */
+  gc: GcSummary;
 }
 
 export interface MemoryStats {
@@ -43,6 +46,8 @@ export interface MemoryStats {
 
 export interface ServerReport {
   samples: LatencySamples;
+  /** For each `samples.turn`, ms of garbage-collection pause inside the spans it was counted over. */
+  turnGcMs: number[];
   ended: CallFrameCounts[];
   activeCalls: number;
 }
