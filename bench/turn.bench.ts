@@ -12,8 +12,9 @@
  * (`clear`); at the first silent frame after it the fake STT sends `speech_final`, and the agent answers again.
  * So every cycle gives one turn and one barge-in.
  * - 100 calls talk like people who interrupt a lot: 1 s utterances, each 1 s into the agent's answer (a cycle
- *   of about 2.3 s per call). Figures are read over 20 s once all 100 calls are up; the greetings are those of
- *   the calls that start in that time, each replacing one that hung up.
+ *   of about 2.3 s per call). Figures are read over 28 s once all 100 calls are up (about 1,000 turns, so the
+ *   p99 rests on about ten turns, not two or three); the greetings are those of the calls that start in that
+ *   time, each replacing one that hung up.
  * - 1 call takes its turns back to back (100 ms utterances, 60 ms into each answer) for as many samples as
  *   45 s give; the work per turn is the same.
  */
@@ -41,11 +42,11 @@ const ENGINE_MS = TIMINGS.llmFirstTokenMs + TIMINGS.ttsFirstAudioMs;
 
 const MANY = {
   concurrency: 100,
-  /** Three waves of 100: the second and third waves' greetings fall inside the window. */
-  calls: 300,
+  /** Four waves of 100: the greetings of the second to the fourth fall inside the window. */
+  calls: 400,
   rampMs: 3000,
   /** From the moment all 100 calls are up until the first of the last wave hang up. */
-  windowMs: 20_000,
+  windowMs: 28_000,
   script: script({ utteranceMs: 1000, bargeInAfterMs: 1000, hangupAfterMs: 8000 }),
 };
 const ONE = script({ utteranceMs: 100, bargeInAfterMs: 60, hangupAfterMs: 45_000 });
