@@ -226,6 +226,7 @@ function describeGc(run: Run): string {
     .slice(0, Math.ceil(run.samples.turn.length / 100));
   const waited = slowest.filter((turn) => turn.gcMs > 0);
   const { gc, wallSeconds } = run.window.server;
+  if (!gc) return `${waited.length} of the ${slowest.length} slowest turns waited on the collector`;
   return (
     `${waited.length} of the ${slowest.length} slowest turns waited on the collector; in ${wallSeconds.toFixed(0)} s ` +
     `${gc.scavenges} scavenges (longest ${gc.scavengeMaxMs.toFixed(1)} ms), ` +

@@ -29,8 +29,8 @@ export interface WindowStats {
   heapUsedBytes: number;
   activeCalls: number;
   lateness: WindowLateness;
-  /** Garbage-collection pauses in the window. */
-  gc: GcSummary;
+  /** Garbage-collection pauses in the window; null where samples are not collected. */
+  gc: GcSummary | null;
 }
 
 export interface MemoryStats {
