@@ -7,10 +7,11 @@
  * go to the call actor as `speech.audio` events: the statechart needs those (the reply starts speaking, a
  * starved reply plays again, the TTS watchdog rearms) and sends them itself. The pieces in between go straight
  * out through `input.stream`, which the call actor gave this producer: a streaming TTS yields a piece every
- * 20 ms, and a full statechart step per piece (transition, context copy, watchdog timer rescheduled) was about
- * a third of the server's CPU at 100 calls in `npm run bench`. Events report how many bytes went straight out,
- * so the playback ledger stays exact at every segment's end. Nothing leaves after the state that wanted it was
- * exited: leaving it stops this actor, which aborts the controller that every send checks first.
+ * 20 ms, and a full statechart step per piece (transition, context copy, watchdog timer rescheduled) cost
+ * about 18 µs, some 4% of a core for 100 speaking calls, spent on events that change nothing. Events report how
+ * many bytes went straight out, so the playback ledger stays exact at every segment's end. Nothing leaves
+ * after the state that wanted it was exited: leaving it stops this actor, which aborts the controller that
+ * every send checks first.
  *
  * Stopping the actor (leaving the state that invoked it) aborts the LLM request and the TTS synthesis through
  * one AbortSignal. Every event carries the producer's generation, so the parent can drop anything late.
