@@ -189,7 +189,7 @@ function rows(many: Run, one: Run): BenchRow[] {
       name: "server event-loop lag p99 while measuring 100 calls",
       value: many.window.server.lagP99Ms,
       ...ms,
-      note: `server ${many.window.server.cpuSeconds.toFixed(1)} CPU s in ${many.window.server.wallSeconds.toFixed(0)} s`,
+      note: describeServerTime(many.window),
     },
     { section: "barge-in", name: "interim -> clear p50, 1 call", value: bargeIn(one).p50, ...ms },
     { section: "barge-in", name: "interim -> clear p99, 1 call", value: bargeIn(one).p99, ...ms },
@@ -211,6 +211,14 @@ function rows(many: Run, one: Run): BenchRow[] {
       note: `${greeting.count} calls starting among 100`,
     },
   ];
+}
+
+/** The server's CPU over the window, and how long its event loop waited for a core held by another process. */
+function describeServerTime(window: WindowReading): string {
+  const { cpuSeconds, wallSeconds, runQueueWaitSeconds } = window.server;
+  const cpu = `server ${cpuSeconds.toFixed(1)} CPU s in ${wallSeconds.toFixed(0)} s`;
+  if (runQueueWaitSeconds === null) return cpu;
+  return `${cpu}; its event loop was ready but waited for a core ${(runQueueWaitSeconds * 1000).toFixed(0)} ms`;
 }
 
 /** Each turn's overhead less the garbage-collection pauses that fell inside it. */

@@ -8,6 +8,7 @@
  * Logging is on at `info` into /dev/null: the server pays for building every log line, as in production.
  * Started with `--expose-gc` so the memory figure is read after full collections.
  */
+import { readFileSync } from "node:fs";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { getHeapSpaceStatistics } from "node:v8";
@@ -122,13 +123,21 @@ const url = await server.app.listen({ host: "127.0.0.1", port: 0 });
 const gcPauses = options.collectSamples ? new GcPauses() : undefined;
 const lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
 lag.enable();
-let measuring = { startedAt: performance.now(), cpu: process.cpuUsage() };
+let measuring = {
+  startedAt: performance.now(),
+  cpu: process.cpuUsage(),
+  runQueueWaitNs: mainThreadRunQueueWaitNs(),
+};
 
 const answers: { [K in keyof ServerCommands]: () => ServerCommands[K] | Promise<ServerCommands[K]> } = {
   "window-start": () => {
     lag.reset();
     probes.startWindow();
-    measuring = { startedAt: performance.now(), cpu: process.cpuUsage() };
+    measuring = {
+      startedAt: performance.now(),
+      cpu: process.cpuUsage(),
+      runQueueWaitNs: mainThreadRunQueueWaitNs(),
+    };
     return null;
   },
   "window-end": windowStats,
@@ -203,7 +212,26 @@ function windowStats(): WindowStats {
     activeCalls: server.context.activeCalls(),
     lateness: probes.endWindow(),
     gc: gcPauses?.summarySince(measuring.startedAt) ?? null,
+    runQueueWaitSeconds: secondsSince(measuring.runQueueWaitNs, mainThreadRunQueueWaitNs()),
   };
+}
+
+/**
+ * Nanoseconds this (the main) thread has spent ready to run but waiting for a core, from Linux's schedstat;
+ * null where it cannot be read. On a shared machine this is time the event loop lost to other threads.
+ */
+function mainThreadRunQueueWaitNs(): number | null {
+  try {
+    const fields = readFileSync("/proc/thread-self/schedstat", "utf8").trim().split(/\s+/);
+    const waited = Number(fields[1]);
+    return Number.isFinite(waited) ? waited : null;
+  } catch {
+    return null;
+  }
+}
+
+function secondsSince(startNs: number | null, endNs: number | null): number | null {
+  return startNs === null || endNs === null ? null : (endNs - startNs) / 1e9;
 }
 
 async function collectedMemory(): Promise<MemoryStats> {

@@ -29,6 +29,12 @@ export interface WindowStats {
   heapUsedBytes: number;
   activeCalls: number;
   lateness: WindowLateness;
+  /**
+   * Seconds the server's main thread was ready to run but waited for a core (Linux schedstat): the event loop's
+   * time lost to every other thread on the machine (the load generator's, and the server's own GC and timer
+   * threads). null where it cannot be read.
+   */
+  runQueueWaitSeconds: number | null;
   /** Garbage-collection pauses in the window; null where samples are not collected. */
   gc: GcSummary | null;
 }
