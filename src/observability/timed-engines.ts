@@ -66,15 +66,34 @@ function timedTts(tts: TtsEngine, tracker: LatencyTracker): TtsEngine {
   };
 }
 
-async function* withFirstItemHook<T>(source: AsyncIterable<T>, first: () => void): AsyncIterable<T> {
-  let seen = false;
-  for await (const item of source) {
-    if (!seen) {
-      seen = true;
-      first();
-    }
-    yield item;
-  }
+/**
+ * `source`, calling `first` when its first item arrives. A plain delegating iterator rather than an async
+ * generator: TTS pieces (50 a second per speaking call) and LLM tokens pass through here, and a generator
+ * layer costs several promises per item; this costs one for the first item and none after. `return` and
+ * `throw` go to the source, so breaking out of the loop still ends the engine's stream.
+ */
+export function withFirstItemHook<T>(source: AsyncIterable<T>, first: () => void): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<T> {
+      const inner = source[Symbol.asyncIterator]();
+      let seen = false;
+      return {
+        next: () => {
+          if (seen) return inner.next();
+          return inner.next().then((result) => {
+            if (!result.done && !seen) {
+              seen = true;
+              first();
+            }
+            return result;
+          });
+        },
+        return: (value?: unknown) =>
+          inner.return ? inner.return(value) : Promise.resolve({ done: true as const, value: undefined }),
+        throw: (error?: unknown) => (inner.throw ? inner.throw(error) : Promise.reject(error)),
+      };
+    },
+  };
 }
 
 function timedTelephony(telephony: Telephony, tracker: LatencyTracker): Telephony {
