@@ -3,13 +3,12 @@
  * sends reaches the actor, what the actor decides reaches Twilio, and instruments see the call.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { WebSocket } from "ws";
 import type { InspectionEvent } from "xstate";
 import { callConfig } from "../../machines/call-config.js";
 import { createCallFactory } from "../../src/call-factory.js";
 import type { Server } from "../../src/server.js";
 import { audioOf, cachedPhrases, FakeStt, FakeTts, ScriptedLlm } from "../machines/call-fakes.js";
-import { startTestServer } from "../support/test-server.js";
+import { connectStreamOverTcp, startTestServer } from "../support/test-server.js";
 import { TwilioStreamScript } from "../support/twilio-messages.js";
 
 let server: Server | undefined;
@@ -54,11 +53,7 @@ describe("a call through the stream route", () => {
     const started = await startTestServer({}, createCall);
     server = started.server;
     // A real TCP socket: the server closes the stream itself at the end, which injectWS cannot show.
-    const address = await server.app.listen({ port: 0, host: "127.0.0.1" });
-    const ws = new WebSocket(`${address.replace("http", "ws")}/twilio/stream`);
-    await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
-    const received: Array<Record<string, unknown>> = [];
-    ws.on("message", (data) => received.push(JSON.parse(data.toString())));
+    const { ws, received } = await connectStreamOverTcp(server);
     const s = new TwilioStreamScript();
     ws.send(s.connected());
     const greetingMarked = new Promise<void>((resolve) =>

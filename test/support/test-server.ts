@@ -1,4 +1,5 @@
 import { Writable } from "node:stream";
+import { WebSocket } from "ws";
 import { type Config, loadConfig } from "../../src/config.js";
 import { createLogger } from "../../src/logger.js";
 import { buildServer, type Server } from "../../src/server.js";
@@ -88,4 +89,20 @@ export function connectStream(server: Server, headers: Record<string, string> = 
     headers,
     socket: { remoteAddress: "127.0.0.1" },
   } as unknown as Parameters<Server["app"]["injectWS"]>[1]);
+}
+
+/**
+ * Opens the media stream over a real loopback TCP socket, for what the in-memory socket of `injectWS` cannot
+ * show (the server closing the stream, system writes). Every message the server sends is parsed into
+ * `received`.
+ */
+export async function connectStreamOverTcp(
+  server: Server,
+): Promise<{ ws: WebSocket; received: Array<Record<string, unknown>> }> {
+  const address = await server.app.listen({ port: 0, host: "127.0.0.1" });
+  const ws = new WebSocket(`${address.replace("http", "ws")}/twilio/stream`);
+  await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+  const received: Array<Record<string, unknown>> = [];
+  ws.on("message", (data) => received.push(JSON.parse(data.toString())));
+  return { ws, received };
 }

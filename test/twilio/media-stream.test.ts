@@ -1,9 +1,14 @@
 import type { Socket } from "node:net";
 import twilio from "twilio";
 import { afterEach, describe, expect, it } from "vitest";
-import { WebSocket } from "ws";
+import type { WebSocket } from "ws";
 import type { Server } from "../../src/server.js";
-import { connectStream, type RecordingCall, startTestServer } from "../support/test-server.js";
+import {
+  connectStream,
+  connectStreamOverTcp,
+  type RecordingCall,
+  startTestServer,
+} from "../support/test-server.js";
 import { TwilioStreamScript } from "../support/twilio-messages.js";
 
 const AUTH_TOKEN = "0123456789abcdef0123456789abcdef";
@@ -94,11 +99,7 @@ describe("GET /twilio/stream", () => {
     const started = await startTestServer();
     server = started.server;
     // A real socket: the in-memory one injectWS uses has no vectored write to batch into.
-    const address = await server.app.listen({ port: 0, host: "127.0.0.1" });
-    const ws = new WebSocket(`${address.replace("http", "ws")}/twilio/stream`);
-    await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
-    const received: Array<Record<string, unknown>> = [];
-    ws.on("message", (data) => received.push(JSON.parse(data.toString())));
+    const { ws, received } = await connectStreamOverTcp(server);
     const s = new TwilioStreamScript();
     ws.send(s.start({ token: server.context.tokens.issue(s.callSid) }));
     await settle();
