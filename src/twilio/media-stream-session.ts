@@ -71,9 +71,9 @@ const CLOSE_POLICY_VIOLATION = 1008;
 /**
  * The TCP socket under a ws WebSocket, to cork. ws writes each message with its own system call; a chunk of
  * many frames (the greeting, a whole sentence from a non-streaming TTS: 50 to 150 frames) goes out in one write
- * when the socket is corked around them (a 50-frame chunk: 5 to 12 µs of CPU per frame before, 1 to 2 after). ws
- * has kept the socket as `_socket` since its first versions, but it is not a public API: if it is ever missing, frames simply go
- * out one write each, as before.
+ * when the socket is corked around them (a 50-frame chunk: 5 to 12 µs of CPU per frame before, 1 to 2 after).
+ * ws has kept the socket as `_socket` since its first versions, but it is not a public API: if it is ever
+ * missing, frames simply go out one write each, as before.
  */
 function corkableTransportOf(socket: WebSocket): { cork(): void; uncork(): void } | undefined {
   const transport = (socket as unknown as { _socket?: unknown })._socket;
