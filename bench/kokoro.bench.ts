@@ -1,8 +1,8 @@
 /**
  * Figure 5: speech synthesis on this machine's CPU, and what it would cost to have it done elsewhere.
  *
- * - Kokoro-82M q8 in process (kokoro-js on onnxruntime-node), when its weights are in ../shared/models (or in
- *   KOKORO_MODEL_DIR, the server's own setting, when that is set): seconds
+ * - Kokoro-82M q8 in process (kokoro-js on onnxruntime-node), when its weights are in KOKORO_MODEL_DIR (the
+ *   server's own setting; the repository ships only the tokenizer, in fixtures/models): seconds
  *   of speech per CPU second ("x RT per core", every onnxruntime thread counted) and per wall second (how many
  *   calls it keeps speaking at once: the engine runs one sentence at a time on every core).
  * - Without the weights, the same kokoro-js path around a stand-in graph (test/fakes/tiny-kokoro-model.ts):
@@ -21,7 +21,7 @@ import type { SectionResult } from "./section.js";
 
 const SECTION = "kokoro";
 const MODELS_DIR =
-  process.env.KOKORO_MODEL_DIR || fileURLToPath(new URL("../../shared/models/", import.meta.url));
+  process.env.KOKORO_MODEL_DIR || fileURLToPath(new URL("../fixtures/models/", import.meta.url));
 /** What a receptionist says: one sentence per synthesis, as the sentence chunker hands them over. */
 const SENTENCES = [
   "Thanks for calling! How can I help you today?",
@@ -113,9 +113,9 @@ async function standInPipeline(): Promise<{ row: BenchRow; details: unknown }> {
   try {
     model = await createTinyKokoroModelDir();
   } catch (error) {
-    // The stand-in borrows Kokoro's tokenizer files from ../shared/models.
+    // The stand-in borrows Kokoro's tokenizer files from fixtures/models.
     const reason = error instanceof Error ? error.message : String(error);
-    const note = "n/a: Kokoro's tokenizer files are not in ../shared/models";
+    const note = "n/a: the stand-in model could not be built";
     return {
       row: { section: SECTION, name, value: null, unit: "ms", note },
       details: { available: false, reason },

@@ -6,7 +6,7 @@ import { expect } from "vitest";
 
 const REAL_AUDIO_DIR = resolve(
   dirname(fileURLToPath(import.meta.url)),
-  "../../../shared/fixtures-real/audio",
+  "../../fixtures/real/audio",
 );
 
 export function realAudio(name: string): Uint8Array {

@@ -7,7 +7,7 @@ import { mulawToPcm16 } from "../../src/audio/mulaw.js";
 import { readWav, writeWav } from "../../src/audio/wav.js";
 import { CallerError, callerAudioFromWav, loadCallerAudio } from "../../src/caller/index.js";
 
-const AUDIO = join(dirname(fileURLToPath(import.meta.url)), "../../../shared/fixtures-real/audio");
+const AUDIO = join(dirname(fileURLToPath(import.meta.url)), "../../fixtures/real/audio");
 
 const rms = (samples: Int16Array) => Math.sqrt(samples.reduce((sum, s) => sum + s * s, 0) / samples.length);
 

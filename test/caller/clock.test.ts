@@ -5,7 +5,7 @@ import { fastForwardClock, loadCallerAudio, realTimeClock, simulateCall } from "
 import { type ListeningServer, startListeningServer } from "../support/listening-server.js";
 import { ScriptedAgent, toneMulaw } from "../support/scripted-agent.js";
 
-const AUDIO = join(dirname(fileURLToPath(import.meta.url)), "../../../shared/fixtures-real/audio");
+const AUDIO = join(dirname(fileURLToPath(import.meta.url)), "../../fixtures/real/audio");
 
 describe("caller clocks", () => {
   it("realTimeClock never wakes before the time asked for, and wakes early on abort", async () => {

@@ -11,7 +11,7 @@ import {
 import { type ListeningServer, startListeningServer } from "../support/listening-server.js";
 import { ScriptedAgent, toneMulaw } from "../support/scripted-agent.js";
 
-const AUDIO = join(dirname(fileURLToPath(import.meta.url)), "../../../shared/fixtures-real/audio");
+const AUDIO = join(dirname(fileURLToPath(import.meta.url)), "../../fixtures/real/audio");
 
 let server: ListeningServer | undefined;
 afterEach(async () => {

@@ -20,7 +20,7 @@ import {
 import { type ListeningServer, startListeningServer } from "../support/listening-server.js";
 import { type AgentScript, ScriptedAgent, toneMulaw } from "../support/scripted-agent.js";
 
-const AUDIO = join(dirname(fileURLToPath(import.meta.url)), "../../../shared/fixtures-real/audio");
+const AUDIO = join(dirname(fileURLToPath(import.meta.url)), "../../fixtures/real/audio");
 const PUBLIC_URL = "https://voice.example.com"; // what testConfig gives the server
 const AUTH_TOKEN = "test-auth-token-123456";
 

@@ -12,7 +12,7 @@ import {
 } from "../../src/engines/deepgram-stt.js";
 import { FakeDeepgram } from "../fakes/fake-deepgram.js";
 
-const SHARED = fileURLToPath(new URL("../../../shared/fixtures-real/", import.meta.url));
+const SHARED = fileURLToPath(new URL("../../fixtures/real/", import.meta.url));
 
 /** The mu-law samples of a real speech fixture (8 kHz, header stripped). */
 function speech(name: string): Uint8Array {

@@ -17,7 +17,7 @@ import { ToolCallAssembler } from "../../src/engines/llm/tool-call-assembler.js"
 import { type LlmLogger, OpenAiLlmClient, type OpenAiLlmOptions } from "../../src/engines/openai-llm.js";
 import { FakeOpenAiLlm, sseFromChunksJsonl } from "../fakes/fake-openai-llm.js";
 
-const SSE_DIR = fileURLToPath(new URL("../../../shared/fixtures-real/llm-sse/", import.meta.url));
+const SSE_DIR = fileURLToPath(new URL("../../fixtures/real/llm-sse/", import.meta.url));
 const fixture = (name: string) => readFileSync(`${SSE_DIR}${name}`, "utf8");
 
 const END_CALL: ToolSpec = {

@@ -15,7 +15,7 @@ import {
 
 /** Real speech (LJ Speech, public domain) as the s16le bytes a speech server would stream. */
 const SPEECH_PCM = wavData(
-  fileURLToPath(new URL("../../../shared/fixtures-real/audio/ljspeech-LJ001-0002.wav", import.meta.url)),
+  fileURLToPath(new URL("../../fixtures/real/audio/ljspeech-LJ001-0002.wav", import.meta.url)),
 );
 const API_KEY = "sk-test-0123456789abcdef";
 

@@ -6,7 +6,7 @@
  * `encoding` / `sample_rate` of the query; text frames are the control messages `KeepAlive`, `Finalize`
  * and `CloseStream`. It answers with `SpeechStarted`, interim and final `Results` (`is_final`,
  * `speech_final`), `UtteranceEnd` and, after `CloseStream`, `Metadata` and a normal close, in the JSON
- * shapes of real Deepgram captures (`../shared/fixtures-real/deepgram-live`): `channel` an object in
+ * shapes of real Deepgram captures (`fixtures/real/deepgram-live`): `channel` an object in
  * Results and `[0, 1]` elsewhere, absolute word times, `model_info` of nova-3. Like the real service it
  * closes with 1011 when neither audio nor a text message came for `idleTimeoutMs`.
  *

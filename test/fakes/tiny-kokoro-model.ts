@@ -27,9 +27,9 @@ export const TINY_KOKORO_TONE = Float32Array.from({ length: TINY_KOKORO_SAMPLES_
   Math.sin((2 * Math.PI * TONE_HZ * i) / TINY_KOKORO_SAMPLE_RATE),
 );
 
-/** The tokenizer and config of the real model (taken from its public repository, see ../shared/models). */
+/** The tokenizer and config of the real model (taken from its public repository, see fixtures/models/SOURCES.md). */
 export const KOKORO_TEXT_FILES_DIR = fileURLToPath(
-  new URL("../../../shared/models/onnx-community/Kokoro-82M-v1.0-ONNX/", import.meta.url),
+  new URL("../../fixtures/models/onnx-community/Kokoro-82M-v1.0-ONNX/", import.meta.url),
 );
 const KOKORO_TEXT_FILES = ["config.json", "tokenizer.json", "tokenizer_config.json"] as const;
 

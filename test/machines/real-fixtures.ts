@@ -1,12 +1,12 @@
 /**
- * Real engine output from ../shared/fixtures-real (see its SOURCES.md), turned into what the ports carry:
+ * Real engine output from fixtures/real (see its SOURCES.md), turned into what the ports carry:
  * Deepgram `Results` as SttEvents, OpenAI SSE content deltas as the text chunks an LlmClient yields.
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { SttEvent } from "../../machines/engines.js";
 
-const FIXTURES = fileURLToPath(new URL("../../../shared/fixtures-real/", import.meta.url));
+const FIXTURES = fileURLToPath(new URL("../../fixtures/real/", import.meta.url));
 
 interface DeepgramResults {
   type: "Results";
