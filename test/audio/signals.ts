@@ -4,10 +4,7 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect } from "vitest";
 
-const REAL_AUDIO_DIR = resolve(
-  dirname(fileURLToPath(import.meta.url)),
-  "../../fixtures/real/audio",
-);
+const REAL_AUDIO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../../fixtures/real/audio");
 
 export function realAudio(name: string): Uint8Array {
   return new Uint8Array(readFileSync(resolve(REAL_AUDIO_DIR, name)));
