@@ -47,6 +47,28 @@ export type SttEvent =
   /** The recogniser is gone for good (reconnects exhausted, bad credentials). */
   | { type: "failed"; error: EngineError };
 
+/**
+ * The vendor-neutral vocabulary every recogniser will speak (issue 13): what the caller is doing, not how
+ * one vendor reports it. Deepgram maps its SpeechStarted / interim / is_final / speech_final / UtteranceEnd
+ * onto it; a VAD-segmented Whisper emits it from its segmenter and decoder. The call machine moves from
+ * `SttEvent` to this type; until then it is additive. Times are seconds from the start of the audio stream.
+ *
+ * Order within one utterance: `speechStarted`, any number of `interim`, any number of `final`, then
+ * `speechEnded`. A batch recogniser sends its `final` before the `speechEnded` of the same segment, so
+ * "speech ended and words are in" is the end of the caller's turn for every engine.
+ */
+export type NeutralSttEvent =
+  /** Voice activity began (VAD or the engine's own detector). The barge-in signal. */
+  | { type: "speechStarted"; at: number }
+  /** The best guess so far of the words since the last `final`; each replaces the previous one. */
+  | { type: "interim"; text: string; start: number; end: number; confidence: number }
+  /** Words since the last `final` that will not be revised. May be empty (a cough, noise). */
+  | { type: "final"; text: string; start: number; end: number; confidence: number }
+  /** The caller stopped speaking (VAD silence window, Deepgram speech_final / UtteranceEnd). */
+  | { type: "speechEnded"; at: number }
+  /** The recogniser is gone for good (reconnects exhausted, bad credentials, model missing). */
+  | { type: "failed"; error: EngineError };
+
 export interface SttSession {
   /**
    * One Twilio frame of mulaw 8 kHz audio. Called 50 times a second, so it must be cheap. The caller may
