@@ -2,10 +2,12 @@
  * `npm run bench`: runs every benchmark section, prints one table and writes bench/results.json.
  * `npm run bench -- --only turn,memory` runs some sections (their rows alone go to results.json).
  * A section is a module whose function returns rows (and details for results.json); add new ones to SECTIONS.
+ * `npm run bench -- --help` prints the usage and runs nothing.
  */
 import { fileURLToPath } from "node:url";
 import { runAudioBench } from "./audio.bench.js";
 import { runCapacityBench } from "./capacity.bench.js";
+import { benchUsage, parseBenchArgs } from "./command-line.js";
 import { runKokoroBench } from "./kokoro.bench.js";
 import type { BenchRow } from "./measure.js";
 import { runMemoryBench } from "./memory.bench.js";
@@ -21,7 +23,16 @@ const SECTIONS: readonly Section[] = [
   { name: "kokoro", duration: "10 s", run: runKokoroBench },
 ];
 
-const chosen = selectedSections(process.argv.slice(2));
+const command = parseBenchArgs(process.argv.slice(2), SECTIONS);
+if (command.kind === "help") {
+  console.log(benchUsage(SECTIONS));
+  process.exit(0);
+}
+if (command.kind === "mistake") {
+  console.error(`${command.message}\n\n${benchUsage(SECTIONS)}`);
+  process.exit(2);
+}
+const chosen = SECTIONS.filter((section) => command.names.includes(section.name));
 const rows: BenchRow[] = [];
 const details: Record<string, unknown> = {};
 const startedAt = performance.now();
@@ -38,19 +49,6 @@ console.log(`\n${formatTable(rows)}`);
 const resultsPath = fileURLToPath(new URL("./results.json", import.meta.url));
 writeResults(resultsPath, rows, details);
 console.log(`\n${chosen.length} sections in ${seconds(startedAt)} s; written to ${resultsPath}`);
-
-function selectedSections(args: readonly string[]): readonly Section[] {
-  const at = args.indexOf("--only");
-  if (at === -1) return SECTIONS;
-  const names = (args[at + 1] ?? "").split(",").filter((name) => name !== "");
-  const unknown = names.filter((name) => !SECTIONS.some((section) => section.name === name));
-  if (names.length === 0 || unknown.length > 0) {
-    const known = SECTIONS.map((section) => section.name).join(", ");
-    console.error(`--only takes a comma-separated list of sections (${known}); got "${args[at + 1] ?? ""}"`);
-    process.exit(2);
-  }
-  return SECTIONS.filter((section) => names.includes(section.name));
-}
 
 function seconds(since: number): string {
   return ((performance.now() - since) / 1000).toFixed(0);

@@ -35,7 +35,9 @@ export function formatCallReport(result: CallResult): string {
     for (const line of result.transcript)
       lines.push(`  ${line.speaker ? `${line.speaker}: ` : ""}${line.text}`);
   } else {
-    lines.push("transcript: not available (the server exposes none at GET /calls)");
+    lines.push(
+      "transcript: not available (the call had already ended on the server, GET /calls refused the key (--calls-api-key), or LOG_TRANSCRIPTS=false)",
+    );
   }
   return lines.join("\n");
 }

@@ -1,10 +1,13 @@
 /**
  * The calls in progress, for `GET /calls`: an instrument that notes each call as it starts and forgets it when
- * its stream closes, and reads the current state from the call actor when asked.
+ * its stream closes, and reads the current state (and the conversation so far) from the call actor when asked.
+ * The transcript is what lets `npm run call` show what the server heard; `LOG_TRANSCRIPTS=false` leaves it
+ * out here as it does from the logs.
  */
 import type { CallActor } from "../../machines/call-actor.js";
 import type { CallInstrument, CallInstrumentation } from "../call-factory.js";
 import type { StreamStart } from "../twilio/media-stream-session.js";
+import { type TranscriptLine, transcriptOf } from "./call-summary.js";
 import { statePath } from "./state-path.js";
 
 export interface LiveCallView {
@@ -20,6 +23,8 @@ export interface LiveCallView {
   state: string;
   /** Caller turns taken so far. */
   turn: number;
+  /** The conversation so far, as in the call's summary; absent when transcripts are off. */
+  transcript?: TranscriptLine[];
 }
 
 interface LiveCall {
@@ -31,8 +36,20 @@ interface LiveCall {
 export class LiveCalls implements CallInstrument {
   private readonly calls = new Set<LiveCall>();
 
-  /** Wall-clock milliseconds: the list is for people, not for measuring latency. */
-  constructor(private readonly now: () => number = Date.now) {}
+  private readonly now: () => number;
+  private readonly transcripts: boolean;
+
+  constructor(
+    options: {
+      /** Wall-clock milliseconds: the list is for people, not for measuring latency. */
+      now?: () => number;
+      /** Whether each call's words are listed (`LOG_TRANSCRIPTS`). Default true. */
+      transcripts?: boolean;
+    } = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.transcripts = options.transcripts ?? true;
+  }
 
   attach({ start }: { start: StreamStart }): CallInstrumentation {
     const call: LiveCall = { start, startedAt: this.now(), actor: undefined };
@@ -51,7 +68,7 @@ export class LiveCalls implements CallInstrument {
     const now = this.now();
     return [...this.calls].map(({ start, startedAt, actor }) => {
       const snapshot = actor?.getSnapshot();
-      return {
+      const view: LiveCallView = {
         callSid: start.callSid,
         streamSid: start.streamSid,
         from: start.from ?? null,
@@ -62,6 +79,10 @@ export class LiveCalls implements CallInstrument {
         state: snapshot ? statePath(snapshot.value) : "starting",
         turn: snapshot?.context.turn ?? 0,
       };
+      if (this.transcripts) {
+        view.transcript = snapshot ? transcriptOf(snapshot.context.history, snapshot.context.answering) : [];
+      }
+      return view;
     });
   }
 }

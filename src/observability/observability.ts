@@ -23,7 +23,7 @@ export async function startObservability(options: {
   log: Log;
 }): Promise<Observability> {
   const { env, metrics, log } = options;
-  const liveCalls = new LiveCalls();
+  const liveCalls = new LiveCalls({ transcripts: env.LOG_TRANSCRIPTS });
   const inspector = await startInspector({ mode: env.INSPECT, port: env.INSPECT_PORT, log });
   if (!env.CALLS_API_KEY) {
     log.warn(

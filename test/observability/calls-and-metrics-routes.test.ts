@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { WebSocket } from "ws";
 import { callConfig } from "../../machines/call-config.js";
 import { createCallFactory } from "../../src/call-factory.js";
+import { fetchServerTranscript } from "../../src/caller/server-transcript.js";
 import { createLogger } from "../../src/logger.js";
 import { createMetrics } from "../../src/metrics.js";
 import { callObserver } from "../../src/observability/call-observer.js";
@@ -32,7 +33,7 @@ async function startServer(env: Record<string, string>) {
   const stt = new FakeStt();
   const llm = new ScriptedLlm();
   const metrics = createMetrics();
-  const liveCalls = new LiveCalls();
+  const liveCalls = new LiveCalls({ transcripts: config.env.LOG_TRANSCRIPTS });
   const logs = new LogCapture();
   server = await buildServer({
     config,
@@ -121,6 +122,7 @@ describe("GET /calls and GET /metrics during a call", () => {
         status: "active",
         state: "active.greeting",
         turn: 0,
+        transcript: [],
       },
     ]);
     // The key is a secret: scrubbed from any log line that might carry it.
@@ -146,6 +148,19 @@ describe("GET /calls and GET /metrics during a call", () => {
     started.llm.current.text("Yes, we do. When would suit you?").end();
     await vi.waitFor(() => expect(marks.length).toBeGreaterThan(0));
     await echoMarks();
+    const heard = [
+      { speaker: "agent", text: callConfig().phrases.greeting },
+      { speaker: "caller", text: "Do you fix ceiling lights?" },
+      { speaker: "agent", text: "Yes, we do. When would suit you?" },
+    ];
+    expect((await listCalls(app, `Bearer ${API_KEY}`)).body.calls?.[0]?.transcript).toEqual(heard);
+    // What `npm run call` prints instead of "transcript: not available".
+    expect(
+      await fetchServerTranscript({ serverUrl: started.address, callSid: script.callSid, apiKey: API_KEY }),
+    ).toEqual(heard);
+    expect(
+      await fetchServerTranscript({ serverUrl: started.address, callSid: script.callSid }),
+    ).toBeUndefined();
     let text = await metricsText(app);
     expect(sample(text, "officero_active_calls")).toBe(1);
     expect(sample(text, "officero_turns_total")).toBe(1);
@@ -171,5 +186,13 @@ describe("GET /calls and GET /metrics during a call", () => {
     await dialIn(started);
     const { body } = await listCalls(started.server.app);
     expect(body.calls?.map((call) => call.state)).toEqual(["active.greeting"]);
+  });
+
+  it("leaves the words out when LOG_TRANSCRIPTS=false", async () => {
+    const started = await startServer({ LOG_TRANSCRIPTS: "false" });
+    await dialIn(started);
+    const { body } = await listCalls(started.server.app);
+    expect(body.calls).toHaveLength(1);
+    expect(body.calls?.[0]).not.toHaveProperty("transcript");
   });
 });
