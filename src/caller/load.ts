@@ -45,16 +45,32 @@ export async function runCalls(options: LoadOptions): Promise<LoadResult> {
   if (!Number.isInteger(calls) || calls < 1)
     throw new RangeError(`calls must be a whole number >= 1, got ${calls}`);
   const outcomes: CallOutcome[] = new Array(calls);
+  // Each call listens for "abort" at several places (its session, its socket, its webhooks). Handing every
+  // call the caller's one signal put all those listeners on it at once, past Node's limit of 10
+  // (MaxListenersExceededWarning); instead each call gets its own signal and the caller's has one listener.
+  const hangUps = new Set<AbortController>();
+  const parent = callOptions.signal;
+  const abortAll = () => {
+    for (const hangUp of hangUps) hangUp.abort(parent?.reason);
+  };
+  parent?.addEventListener("abort", abortAll, { once: true });
   let next = 0;
   const worker = async () => {
-    while (next < calls && !callOptions.signal?.aborted) {
+    while (next < calls && !parent?.aborted) {
       const index = next++;
-      const outcome = await placeCall(callOptions);
+      const hangUp = new AbortController();
+      hangUps.add(hangUp);
+      const outcome = await placeCall({ ...callOptions, signal: hangUp.signal });
+      hangUps.delete(hangUp);
       outcomes[index] = outcome;
       onCallEnded?.(outcome, index);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, calls) }, worker));
+  try {
+    await Promise.all(Array.from({ length: Math.min(concurrency, calls) }, worker));
+  } finally {
+    parent?.removeEventListener("abort", abortAll);
+  }
   const placed = outcomes.filter(Boolean);
   const results = placed.flatMap((outcome) => (outcome.result ? [outcome.result] : []));
   const turns = results.flatMap((result) => result.turns);

@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
@@ -109,5 +110,50 @@ describe("runCalls (the load generator)", () => {
       ok: false,
       error: expect.stringMatching(/server closed the stream: 1011/),
     });
+  });
+
+  it("hangs up every call on one abort, with one listener on the caller's signal (no MaxListenersExceededWarning)", async () => {
+    const CALLS = 12;
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on("warning", onWarning);
+    const controller = new AbortController();
+    let started = 0;
+    let allStarted: () => void = () => {};
+    const everyCallStarted = new Promise<void>((resolve) => {
+      allStarted = resolve;
+    });
+    server = await startListeningServer({
+      createCall: (start, output) => {
+        started += 1;
+        if (started === CALLS) allStarted();
+        return new ScriptedAgent(start, output, {});
+      },
+    });
+    const running = runCalls({
+      url: server.url,
+      publicUrl: "https://voice.example.com",
+      utterances: [],
+      clock: fastForwardClock(),
+      waitForGreeting: true,
+      replyTimeoutMs: 600_000,
+      concurrency: CALLS,
+      signal: controller.signal,
+    });
+    await everyCallStarted;
+    const listenersWhileCalling = getEventListeners(controller.signal, "abort").length;
+    controller.abort();
+    const load = await running;
+    // Warnings are emitted on the next tick; let them land before looking.
+    await new Promise((resolve) => setImmediate(resolve));
+    process.off("warning", onWarning);
+
+    expect(listenersWhileCalling).toBe(1);
+    expect(getEventListeners(controller.signal, "abort")).toHaveLength(0);
+    expect(load.outcomes).toHaveLength(CALLS);
+    expect(load.outcomes.map((outcome) => outcome.result?.ended)).toEqual(
+      Array.from({ length: CALLS }, () => ({ by: "caller", reason: "aborted" })),
+    );
+    expect(warnings.filter((warning) => warning.name === "MaxListenersExceededWarning")).toEqual([]);
   });
 });
