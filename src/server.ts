@@ -11,6 +11,7 @@ import { createMetrics, type Metrics } from "./metrics.js";
 import { LiveCalls } from "./observability/live-calls.js";
 import { registerCallsRoute } from "./routes/calls.js";
 import { registerHealthAndMetrics } from "./routes/health-and-metrics.js";
+import { registerIndexPage } from "./routes/index-page.js";
 import { registerMediaStreamRoute } from "./routes/media-stream.js";
 import { registerTwilioWebhooks } from "./routes/twilio-webhooks.js";
 import type { ServerContext } from "./server-context.js";
@@ -77,6 +78,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   registerTwilioWebhooks(app, context);
   registerMediaStreamRoute(app, context);
   registerHealthAndMetrics(app, context);
+  registerIndexPage(app);
   registerCallsRoute(app, context);
 
   const drain = async (graceMs: number) => {

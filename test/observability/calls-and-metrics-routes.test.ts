@@ -196,3 +196,21 @@ describe("GET /calls and GET /metrics during a call", () => {
     expect(body.calls?.[0]).not.toHaveProperty("transcript");
   });
 });
+
+describe("GET /", () => {
+  it("answers with the routes the server really serves and where the docs are, not a 404", async () => {
+    const started = await startServer({});
+
+    const response = await started.server.app.inject({ method: "GET", url: "/" });
+
+    expect(response.statusCode).toBe(200);
+    const body = response.json() as { routes: Record<string, string>; docs: string };
+    expect(body.docs).toContain("README.md");
+    const listed = Object.keys(body.routes);
+    expect(listed).toContain("GET /health");
+    for (const route of listed) {
+      const [method, url] = route.split(" ") as ["GET" | "POST", string];
+      expect(started.server.app.hasRoute({ method, url }), route).toBe(true);
+    }
+  });
+});
