@@ -88,7 +88,9 @@ const boolean = (fallback: boolean) =>
 const schema = z.object({
   PORT: port(8080),
   HOST: z.preprocess(emptyToUndefined, z.string().default("0.0.0.0")),
-  PUBLIC_URL: z.preprocess(emptyToUndefined, httpUrl.default("http://localhost:8080")),
+  // Left unset, it follows PORT (filled in by loadConfig): a server moved to PORT=3000 must not sign and
+  // advertise URLs on 8080.
+  PUBLIC_URL: z.preprocess(emptyToUndefined, httpUrl.optional()),
   LOG_LEVEL: z.preprocess(
     emptyToUndefined,
     z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -141,7 +143,7 @@ const schema = z.object({
   CALLS_API_KEY: optionalString,
 });
 
-export type Env = z.infer<typeof schema>;
+export type Env = Omit<z.infer<typeof schema>, "PUBLIC_URL"> & { PUBLIC_URL: string };
 
 export interface Config {
   env: Env;
@@ -182,7 +184,10 @@ export function loadConfig(source: NodeJS.ProcessEnv): Config {
     });
     throw new ConfigError(problems);
   }
-  const env = parsed.data;
+  const env: Env = {
+    ...parsed.data,
+    PUBLIC_URL: parsed.data.PUBLIC_URL ?? `http://localhost:${parsed.data.PORT}`,
+  };
   const secrets = SECRET_VARIABLES.map((name) => env[name]).filter(
     // "EMPTY" is vLLM's conventional placeholder, not a secret; scrubbing it would mangle ordinary words.
     (value): value is string => typeof value === "string" && value.length >= 6 && value !== "EMPTY",

@@ -5,6 +5,7 @@
  */
 import type { FastifyBaseLogger } from "fastify";
 import { type DestinationStream, type Logger, pino } from "pino";
+import pretty from "pino-pretty";
 
 export type { Logger } from "pino";
 /** The logger type handed around the server: pino's, as Fastify types it (request and child loggers). */
@@ -27,8 +28,22 @@ const REDACT_PATHS = [
 export interface LoggerOptions {
   level: string;
   secrets: readonly string[];
-  /** Where lines go; standard output when omitted (tests pass a memory stream). */
+  /**
+   * Where lines go; standard output when omitted (tests pass a memory stream). With `pretty`, the lines are
+   * rendered for a person before they reach it.
+   */
   destination?: DestinationStream;
+  /** Coloured one-line-per-event output instead of JSON: see `wantsPrettyLogs`. */
+  pretty?: boolean;
+}
+
+/**
+ * A person at a terminal reads lines, a log collector (systemd's journal, Docker, a file) parses JSON: decide by
+ * whether standard output is a terminal, as most CLI tools do. `NO_COLOR` (no-color.org) keeps the lines but
+ * drops the colours.
+ */
+export function wantsPrettyLogs(stdout: { isTTY?: boolean }): boolean {
+  return stdout.isTTY === true;
 }
 
 export function createLogger(options: LoggerOptions): Logger {
@@ -40,8 +55,20 @@ export function createLogger(options: LoggerOptions): Logger {
       redact: { paths: REDACT_PATHS, censor: REDACTED },
       hooks: scrub ? { streamWrite: scrub } : {},
     },
-    options.destination,
+    options.pretty ? prettyStream(options.destination) : options.destination,
   );
+}
+
+function prettyStream(destination: DestinationStream | undefined): DestinationStream {
+  // Synchronous, in this thread: pino's transport worker would lose the last lines when the process exits
+  // right after a fatal error (a port in use), which is exactly when a person needs to read them.
+  return pretty({
+    sync: true,
+    colorize: destination === undefined && !process.env.NO_COLOR,
+    translateTime: "SYS:HH:MM:ss.l",
+    ignore: "pid,hostname",
+    destination: destination ?? 1,
+  });
 }
 
 /** Replaces every occurrence of each secret (raw and JSON-escaped) in a serialized log line. */

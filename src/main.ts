@@ -8,7 +8,8 @@ import { createCallFactory } from "./call-factory.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { describeEngines } from "./engine-status.js";
 import { createEngines } from "./engines/create-engines.js";
-import { createLogger, type Log } from "./logger.js";
+import { describeListenError } from "./listen-error.js";
+import { createLogger, type Log, wantsPrettyLogs } from "./logger.js";
 import { createMetrics } from "./metrics.js";
 import { startObservability } from "./observability/observability.js";
 import { buildServer } from "./server.js";
@@ -29,7 +30,11 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const { env } = config;
-  const logger = createLogger({ level: env.LOG_LEVEL, secrets: config.secrets });
+  const logger = createLogger({
+    level: env.LOG_LEVEL,
+    secrets: config.secrets,
+    pretty: wantsPrettyLogs(process.stdout),
+  });
   const log = logger as unknown as Log;
 
   reportEngines(config, log);
@@ -75,7 +80,15 @@ async function main(): Promise<void> {
       instruments: [...observability.instruments, ...tapes],
     }),
   });
-  await server.app.listen({ port: env.PORT, host: env.HOST });
+  try {
+    await server.app.listen({ port: env.PORT, host: env.HOST });
+  } catch (error) {
+    const reason = describeListenError(error, { port: env.PORT, host: env.HOST });
+    if (!reason) throw error;
+    log.fatal(reason);
+    await observability.stop();
+    process.exit(1);
+  }
   log.info(
     { webhook: `${env.PUBLIC_URL.replace(/\/+$/, "")}/twilio/voice` },
     "ready for calls: point your Twilio number's voice webhook (HTTP POST) here",

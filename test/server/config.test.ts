@@ -26,6 +26,14 @@ describe("loadConfig", () => {
     expect(secrets).toEqual([]);
   });
 
+  it("lets PUBLIC_URL follow PORT when it is left unset, and keeps an explicit one", () => {
+    expect(loadConfig({ PORT: "3000" }).env.PUBLIC_URL).toBe("http://localhost:3000");
+    expect(loadConfig({ PORT: "3000", PUBLIC_URL: "" }).env.PUBLIC_URL).toBe("http://localhost:3000");
+    expect(loadConfig({ PORT: "3000", PUBLIC_URL: "https://voice.example.com" }).env.PUBLIC_URL).toBe(
+      "https://voice.example.com",
+    );
+  });
+
   it("treats empty variables as unset, as a copied .env.example leaves them", () => {
     const { env } = loadConfig({ PORT: "", TWILIO_AUTH_TOKEN: "", KOKORO_MODEL_DIR: " " });
     expect(env.PORT).toBe(8080);

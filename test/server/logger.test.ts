@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createLogger, secretScrubber } from "../../src/logger.js";
+import { createLogger, secretScrubber, wantsPrettyLogs } from "../../src/logger.js";
 import { LogCapture } from "../support/test-server.js";
 
 describe("logger", () => {
@@ -28,6 +28,24 @@ describe("logger", () => {
     const [line] = logs.lines;
     expect(line?.req).toEqual({ headers: { authorization: "[redacted]" } });
     expect(line?.engine).toEqual({ apiKey: "[redacted]" });
+  });
+
+  it("renders readable lines when pretty, still with every secret scrubbed", () => {
+    const logs = new LogCapture();
+    const log = createLogger({ level: "info", secrets: ["dg-secret-key"], destination: logs, pretty: true });
+    log.warn({ engine: "stt", url: "wss://x/?token=dg-secret-key" }, "deepgram refused");
+    const text = logs.raw.join("\n");
+    expect(text).toMatch(/WARN.*deepgram refused/);
+    expect(text).toContain('engine: "stt"');
+    expect(text).not.toContain("dg-secret-key");
+    expect(text).toContain("[redacted]");
+    expect(() => JSON.parse(logs.raw[0] ?? "")).toThrow();
+  });
+
+  it("is pretty on a terminal and JSON for everything else (journald, Docker, a file, a pipe)", () => {
+    expect(wantsPrettyLogs({ isTTY: true })).toBe(true);
+    expect(wantsPrettyLogs({ isTTY: false })).toBe(false);
+    expect(wantsPrettyLogs({})).toBe(false);
   });
 
   it("has nothing to scrub when no secret is configured", () => {
