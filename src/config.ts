@@ -38,6 +38,8 @@ export const VARIABLE_PURPOSE: Record<string, string> = {
   LLM_MODEL: "the model name sent to the chat endpoint",
   LLM_API_KEY: "the bearer token sent to the chat endpoint",
   LLM_ENABLE_THINKING: "whether Qwen3-style models may think before answering (adds latency)",
+  LLM_PROVIDER: "which server the chat endpoint is (vllm, ollama or openai): how thinking is switched off",
+  LLM_TEMPERATURE: "the sampling temperature sent with every request",
   TTS_PROVIDER: "which text-to-speech engine runs",
   KOKORO_VOICE: "the Kokoro voice",
   KOKORO_DTYPE: "the Kokoro ONNX weights' precision",
@@ -126,6 +128,11 @@ const schema = z.object({
   LLM_MODEL: z.preprocess(emptyToUndefined, z.string().default("Qwen/Qwen3-8B")),
   LLM_API_KEY: z.preprocess(emptyToUndefined, z.string().default("EMPTY")),
   LLM_ENABLE_THINKING: boolean(false),
+  // Unset: Ollama when the base URL is on Ollama's port, vLLM otherwise (see llmProvider).
+  LLM_PROVIDER: z.preprocess(emptyToUndefined, z.enum(["vllm", "ollama", "openai"]).optional()),
+  // Always sent: servers disagree on the default (Ollama's /v1 uses 1.0, which rambles on a phone line).
+  // 0.7 is Qwen3's recommendation for non-thinking use and within Llama 3.1's usual range.
+  LLM_TEMPERATURE: z.preprocess(emptyToUndefined, z.coerce.number().min(0).max(2).default(0.7)),
   TTS_PROVIDER: z.preprocess(emptyToUndefined, z.enum(["kokoro", "openai", "piper"]).default("kokoro")),
   KOKORO_VOICE: z.preprocess(emptyToUndefined, z.string().default("af_heart")),
   KOKORO_DTYPE: z.preprocess(emptyToUndefined, z.enum(["fp32", "fp16", "q8", "q4", "q4f16"]).default("q8")),
@@ -193,6 +200,12 @@ export function loadConfig(source: NodeJS.ProcessEnv): Config {
     (value): value is string => typeof value === "string" && value.length >= 6 && value !== "EMPTY",
   );
   return { env, secrets };
+}
+
+/** `LLM_PROVIDER`, or, left unset, Ollama when `LLM_BASE_URL` is on Ollama's port 11434, else vLLM. */
+export function llmProvider(env: Pick<Env, "LLM_PROVIDER" | "LLM_BASE_URL">): "vllm" | "ollama" | "openai" {
+  if (env.LLM_PROVIDER) return env.LLM_PROVIDER;
+  return new URL(env.LLM_BASE_URL).port === "11434" ? "ollama" : "vllm";
 }
 
 /**

@@ -2,7 +2,7 @@
  * What each engine is set to and what it still lacks, printed at start-up and served by /health, so a
  * newcomer with an empty .env sees exactly which variables to fill in instead of a crash.
  */
-import type { Env } from "./config.js";
+import { type Env, llmProvider } from "./config.js";
 
 export interface EngineStatus {
   engine: "telephony" | "stt" | "llm" | "tts";
@@ -58,7 +58,7 @@ function stt(env: Env): EngineStatus {
 }
 
 function llm(env: Env): EngineStatus {
-  return status("llm", "openai-compatible", `model ${env.LLM_MODEL} at ${env.LLM_BASE_URL}`, []);
+  return status("llm", llmProvider(env), `model ${env.LLM_MODEL} at ${env.LLM_BASE_URL}`, []);
 }
 
 function tts(env: Env): EngineStatus {

@@ -14,7 +14,7 @@ import {
   type TtsEngine,
 } from "../../machines/engines.js";
 import { createPhraseCache, type PreparedPhraseCache } from "../../machines/phrase-cache.js";
-import type { Env } from "../config.js";
+import { type Env, llmProvider } from "../config.js";
 import type { Log } from "../logger.js";
 import { DeepgramSttEngine } from "./deepgram-stt.js";
 import { loadKokoro } from "./kokoro-tts.js";
@@ -79,7 +79,9 @@ function buildLlm(env: Env, log: Log): LlmClient {
     baseUrl: env.LLM_BASE_URL,
     model: env.LLM_MODEL,
     apiKey: env.LLM_API_KEY,
+    provider: llmProvider(env),
     enableThinking: env.LLM_ENABLE_THINKING,
+    temperature: env.LLM_TEMPERATURE,
     logger: log,
   });
 }

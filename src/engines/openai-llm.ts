@@ -7,8 +7,9 @@
  *   reply actor can tell a cut-off reply from a finished one;
  * - a first-token timeout and an idle timeout between chunks (`EngineError("llm", "timeout")`), measured
  *   only while waiting for the server, never while the consumer is busy with a chunk;
- * - Qwen3's thinking is switched off on the request (`chat_template_kwargs`), and any `<think>…</think>`
- *   text is stripped anyway; `reasoning_content` / `reasoning` deltas are ignored;
+ * - thinking is switched off on the request in the server's own dialect (vLLM: Qwen3's
+ *   `chat_template_kwargs`; Ollama: `reasoning_effort: "none"`), and any `<think>…</think>` text is stripped
+ *   anyway; `reasoning_content` (vLLM) / `reasoning` (Ollama) deltas are never spoken;
  * - tool calls are assembled from their streamed fragments and yielded whole.
  */
 import OpenAI from "openai";
@@ -36,7 +37,15 @@ export interface LlmLogger {
   error(fields: object, message: string): void;
 }
 
+/**
+ * Which server speaks the OpenAI API: each switches thinking off its own way and ignores the others' fields
+ * at best (api.openai.com rejects unknown ones).
+ */
+export type LlmProvider = "vllm" | "ollama" | "openai";
+
 export interface OpenAiLlmOptions {
+  /** Default "vllm". */
+  provider?: LlmProvider;
   /** The endpoint root including `/v1`, e.g. `http://localhost:8000/v1` (vLLM's default). */
   baseUrl: string;
   /** The served model name, e.g. `Qwen/Qwen3-8B`. */
@@ -44,12 +53,13 @@ export interface OpenAiLlmOptions {
   /** Sent as a Bearer token. Default "EMPTY", vLLM's placeholder for "no key". */
   apiKey?: string;
   /**
-   * Qwen3 thinking, sent as `chat_template_kwargs: {enable_thinking}`. Default false: thinking adds
-   * seconds of silence on a call. `null` leaves the field out, for servers that reject unknown parameters
-   * (api.openai.com). `<think>` text is stripped from the reply whatever this says.
+   * Whether a reasoning model may think first. Default false: thinking adds seconds of silence on a call.
+   * vLLM gets `chat_template_kwargs: {enable_thinking}` (Qwen3's switch); Ollama gets
+   * `reasoning_effort: "none"` when false and nothing when true; OpenAI gets neither. `<think>` text is
+   * stripped from the reply whatever this says.
    */
-  enableThinking?: boolean | null;
-  /** Sampling temperature; the server's default when omitted. */
+  enableThinking?: boolean;
+  /** Sampling temperature; the server's default when omitted (Ollama's `/v1` default is 1.0). */
   temperature?: number;
   /** `max_tokens` per reply; the server's default when omitted. */
   maxTokens?: number;
@@ -85,7 +95,8 @@ export class OpenAiLlmClient implements LlmClient {
   private readonly client: OpenAI;
   private readonly model: string;
   private readonly baseUrl: string;
-  private readonly enableThinking: boolean | null;
+  private readonly provider: LlmProvider;
+  private readonly enableThinking: boolean;
   private readonly temperature: number | undefined;
   private readonly maxTokens: number | undefined;
   private readonly firstTokenTimeoutMs: number;
@@ -96,8 +107,8 @@ export class OpenAiLlmClient implements LlmClient {
     this.baseUrl = validBaseUrl(options.baseUrl);
     if (options.model.trim() === "") throw new EngineError("llm", "connect", "LLM model name is empty");
     this.model = options.model;
-    this.enableThinking =
-      options.enableThinking === undefined ? OPENAI_LLM_DEFAULTS.enableThinking : options.enableThinking;
+    this.provider = options.provider ?? "vllm";
+    this.enableThinking = options.enableThinking ?? OPENAI_LLM_DEFAULTS.enableThinking;
     this.temperature = options.temperature;
     this.maxTokens = options.maxTokens;
     this.firstTokenTimeoutMs = positiveMs(
@@ -229,6 +240,7 @@ export class OpenAiLlmClient implements LlmClient {
   }): ChatCompletionCreateParamsStreaming {
     const body: ChatCompletionCreateParamsStreaming & {
       chat_template_kwargs?: { enable_thinking: boolean };
+      reasoning_effort?: "none";
     } = {
       model: this.model,
       messages: toOpenAiMessages(request.messages),
@@ -240,8 +252,19 @@ export class OpenAiLlmClient implements LlmClient {
     }
     if (this.temperature !== undefined) body.temperature = this.temperature;
     if (this.maxTokens !== undefined) body.max_tokens = this.maxTokens;
-    // Not in OpenAI's schema; vLLM passes it to the chat template, which is how Qwen3 turns thinking off.
-    if (this.enableThinking !== null) body.chat_template_kwargs = { enable_thinking: this.enableThinking };
+    switch (this.provider) {
+      case "vllm":
+        // Not in OpenAI's schema; vLLM passes it to the chat template, which is how Qwen3 turns thinking off.
+        body.chat_template_kwargs = { enable_thinking: this.enableThinking };
+        break;
+      case "ollama":
+        // Ollama's /v1 maps reasoning_effort onto its `think` option; "none" (not in OpenAI's enum) turns it
+        // off for qwen3, deepseek-r1, gpt-oss and the like, and non-thinking models ignore it.
+        if (!this.enableThinking) body.reasoning_effort = "none";
+        break;
+      case "openai":
+        break;
+    }
     return body;
   }
 

@@ -173,15 +173,35 @@ describe("OpenAiLlmClient request", () => {
     ]);
   });
 
-  it("sends thinking on when asked, and no template kwargs at all when set to null", async () => {
+  it("sends thinking on when asked, and no thinking switch at all to OpenAI", async () => {
     fake.enqueue({ type: "text", tokens: ["a"] }).enqueue({ type: "text", tokens: ["b"] });
     await collect(client({ enableThinking: true }));
-    await collect(client({ enableThinking: null, temperature: 0.3, maxTokens: 120 }));
+    await collect(client({ provider: "openai", temperature: 0.3, maxTokens: 120 }));
 
     expect(fake.chatBodies[0]?.chat_template_kwargs).toEqual({ enable_thinking: true });
+    expect(fake.chatBodies[0]).not.toHaveProperty("reasoning_effort");
     expect(fake.chatBodies[1]).not.toHaveProperty("chat_template_kwargs");
+    expect(fake.chatBodies[1]).not.toHaveProperty("reasoning_effort");
     expect(fake.chatBodies[1]).toMatchObject({ temperature: 0.3, max_tokens: 120 });
     expect(fake.chatBodies[1]).not.toHaveProperty("tools");
+  });
+
+  it("turns Ollama's thinking off with reasoning_effort none, sends the temperature, speaks no reasoning", async () => {
+    fake
+      .enqueue({
+        type: "text",
+        reasoningField: "reasoning",
+        reasoning: ["The caller", " wants"],
+        tokens: ["Hi", "!"],
+      })
+      .enqueue({ type: "text", tokens: ["b"] });
+    const chunks = await collect(client({ provider: "ollama", temperature: 0.7 }));
+    await collect(client({ provider: "ollama", enableThinking: true, temperature: 0.7 }));
+
+    expect(textOf(chunks)).toBe("Hi!");
+    expect(fake.chatBodies[0]).toMatchObject({ reasoning_effort: "none", temperature: 0.7 });
+    expect(fake.chatBodies[0]).not.toHaveProperty("chat_template_kwargs");
+    expect(fake.chatBodies[1]).not.toHaveProperty("reasoning_effort");
   });
 });
 

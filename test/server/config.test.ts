@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, streamUrl } from "../../src/config.js";
+import { ConfigError, llmProvider, loadConfig, streamUrl } from "../../src/config.js";
 import { describeEngines } from "../../src/engine-status.js";
 
 describe("loadConfig", () => {
@@ -24,6 +24,19 @@ describe("loadConfig", () => {
     expect(env.TWILIO_AUTH_TOKEN).toBeUndefined();
     expect(env.GREETING.length).toBeGreaterThan(0);
     expect(secrets).toEqual([]);
+  });
+
+  it("knows Ollama by its port when LLM_PROVIDER is unset, and always has a temperature to send", () => {
+    expect(llmProvider(loadConfig({}).env)).toBe("vllm");
+    expect(llmProvider(loadConfig({ LLM_BASE_URL: "http://localhost:11434/v1" }).env)).toBe("ollama");
+    expect(llmProvider(loadConfig({ LLM_BASE_URL: "http://gpu:11434/v1", LLM_PROVIDER: "vllm" }).env)).toBe(
+      "vllm",
+    );
+    expect(llmProvider(loadConfig({ LLM_PROVIDER: "openai" }).env)).toBe("openai");
+    expect(loadConfig({}).env.LLM_TEMPERATURE).toBe(0.7);
+    expect(loadConfig({ LLM_TEMPERATURE: "0.2" }).env.LLM_TEMPERATURE).toBe(0.2);
+    expect(() => loadConfig({ LLM_PROVIDER: "llamafile" })).toThrow(/LLM_PROVIDER/);
+    expect(() => loadConfig({ LLM_TEMPERATURE: "hot" })).toThrow(/LLM_TEMPERATURE/);
   });
 
   it("lets PUBLIC_URL follow PORT when it is left unset, and keeps an explicit one", () => {
