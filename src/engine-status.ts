@@ -3,6 +3,7 @@
  * newcomer with an empty .env sees exactly which variables to fill in instead of a crash.
  */
 import { type Env, llmProvider } from "./config.js";
+import type { LlmReachabilityState } from "./llm-reachability.js";
 
 export interface EngineStatus {
   engine: "telephony" | "stt" | "llm" | "tts";
@@ -12,6 +13,32 @@ export interface EngineStatus {
   detail: string;
   /** Each missing piece as "VARIABLE: why it is needed". */
   missing: string[];
+  /** When the engine itself was last asked (only engines that are probed live). */
+  checkedAt?: string;
+}
+
+/** The configured LLM, corrected by what its server last answered: configured is not reachable. */
+export function withLlmReachability(
+  statuses: readonly EngineStatus[],
+  live: LlmReachabilityState,
+): EngineStatus[] {
+  return statuses.map((status) => (status.engine === "llm" ? correctedLlm(status, live) : status));
+}
+
+function correctedLlm(status: EngineStatus, live: LlmReachabilityState): EngineStatus {
+  switch (live.state) {
+    case "checking":
+      return { ...status, ready: false, missing: ["LLM_BASE_URL: no answer yet to the first check"] };
+    case "ready":
+      return { ...status, checkedAt: live.checkedAt };
+    case "unreachable":
+      return {
+        ...status,
+        ready: false,
+        checkedAt: live.checkedAt,
+        missing: [`LLM_BASE_URL / LLM_MODEL: ${live.problem} (start the server, or pull or serve the model)`],
+      };
+  }
 }
 
 export function describeEngines(env: Env): EngineStatus[] {

@@ -9,6 +9,7 @@ import { type Config, ConfigError, loadConfig } from "./config.js";
 import { describeEngines } from "./engine-status.js";
 import { createEngines } from "./engines/create-engines.js";
 import { describeListenError } from "./listen-error.js";
+import { watchLlm } from "./llm-reachability.js";
 import { createLogger, type Log, wantsPrettyLogs } from "./logger.js";
 import { createMetrics } from "./metrics.js";
 import { startObservability } from "./observability/observability.js";
@@ -18,6 +19,8 @@ import { createTwilioRest } from "./twilio/rest.js";
 
 /** How long a shutdown waits for calls in progress (systemd's TimeoutStopSec should be longer). */
 const SHUTDOWN_GRACE_MS = 90_000;
+/** How often `/health` re-asks the LLM server: often enough to notice a restart, rare enough to cost nothing. */
+const LLM_CHECK_INTERVAL_MS = 30_000;
 
 async function main(): Promise<void> {
   loadDotenv({ quiet: true });
@@ -65,6 +68,13 @@ async function main(): Promise<void> {
         }),
       ]
     : [];
+  const llmReachability = watchLlm({
+    probe: engines.probeLlm,
+    intervalMs: LLM_CHECK_INTERVAL_MS,
+    where: `model ${env.LLM_MODEL} at ${env.LLM_BASE_URL}`,
+    log,
+  });
+  void llmReachability.checkNow();
   const metrics = createMetrics();
   const observability = await startObservability({ env, metrics, log });
   const server = await buildServer({
@@ -72,6 +82,7 @@ async function main(): Promise<void> {
     logger,
     metrics,
     liveCalls: observability.liveCalls,
+    llmReachability,
     createCall: createCallFactory({
       engines,
       phrases: engines.phrases,
@@ -105,6 +116,7 @@ async function main(): Promise<void> {
       { signal, activeCalls: server.context.activeCalls() },
       "shutting down: refusing new calls, letting calls in progress finish",
     );
+    llmReachability.stop();
     server
       .drain(SHUTDOWN_GRACE_MS)
       .then(() => observability.stop())

@@ -5,7 +5,8 @@ import formbody from "@fastify/formbody";
 import websocket from "@fastify/websocket";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Config } from "./config.js";
-import { describeEngines } from "./engine-status.js";
+import { describeEngines, withLlmReachability } from "./engine-status.js";
+import type { LlmReachability } from "./llm-reachability.js";
 import type { Logger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { LiveCalls } from "./observability/live-calls.js";
@@ -27,6 +28,8 @@ export interface ServerOptions {
   tokens?: StreamTokens;
   /** The calls `GET /calls` lists; pass the one attached to the call factory as an instrument. */
   liveCalls?: LiveCalls;
+  /** What the LLM server last answered; without it `/health` reports the LLM as configured. */
+  llmReachability?: Pick<LlmReachability, "current">;
 }
 
 export interface Server {
@@ -48,7 +51,11 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     draining: false,
     activeCalls: () => active,
     liveCalls: options.liveCalls ?? new LiveCalls(),
-    engineStatus: () => describeEngines(config.env),
+    engineStatus: () => {
+      const configured = describeEngines(config.env);
+      const live = options.llmReachability?.current();
+      return live ? withLlmReachability(configured, live) : configured;
+    },
     createCall: (start, output, log) => {
       const call = options.createCall(start, output, log);
       active += 1;

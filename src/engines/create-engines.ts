@@ -29,6 +29,8 @@ export interface Engines {
   phrases: PreparedPhraseCache;
   /** Resolves when the TTS engine is loaded and the phrases are prepared (or failed: see the logs). */
   ready: Promise<void>;
+  /** Asks the LLM server whether it serves the model (`GET /models`); rejects saying what is wrong. */
+  probeLlm: (signal: AbortSignal) => Promise<void>;
 }
 
 export function createEngines(env: Env, phrases: readonly string[], log: Log): Engines {
@@ -54,7 +56,7 @@ export function createEngines(env: Env, phrases: readonly string[], log: Log): E
       );
     },
   );
-  return { stt, llm, tts, phrases: phraseCache, ready };
+  return { stt, llm, tts, phrases: phraseCache, ready, probeLlm: (signal) => llm.probe(signal) };
 }
 
 function buildStt(env: Env, log: Log): SttEngine {
@@ -74,7 +76,7 @@ function buildStt(env: Env, log: Log): SttEngine {
   }
 }
 
-function buildLlm(env: Env, log: Log): LlmClient {
+function buildLlm(env: Env, log: Log): OpenAiLlmClient {
   return new OpenAiLlmClient({
     baseUrl: env.LLM_BASE_URL,
     model: env.LLM_MODEL,

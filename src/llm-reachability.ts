@@ -1,0 +1,95 @@
+/**
+ * Whether the LLM server answers and serves the configured model, asked at start-up and then every
+ * `intervalMs`, so `/health` reports what is true instead of what is configured. The question is
+ * `GET /models` (cheap: no tokens generated, no model load). A change of answer is logged once, not every
+ * interval, so a server that stays down does not flood the log.
+ */
+import type { Log } from "./logger.js";
+
+export type LlmReachabilityState =
+  | { state: "checking" }
+  | { state: "ready"; checkedAt: string }
+  | { state: "unreachable"; problem: string; checkedAt: string };
+
+export interface LlmReachability {
+  current(): LlmReachabilityState;
+  /** Asks now (at most one question in flight) and resolves with the answer. */
+  checkNow(): Promise<LlmReachabilityState>;
+  /** Stops asking: clears the timer and abandons a question in flight. */
+  stop(): void;
+}
+
+export interface LlmReachabilityOptions {
+  /** Resolves when the server serves the model; rejects with an error saying what is wrong. */
+  probe: (signal: AbortSignal) => Promise<void>;
+  /** Pause between the end of one question and the next. */
+  intervalMs: number;
+  /** Where the LLM is, for the log lines (no secrets: the base URL and model name). */
+  where: string;
+  log: Log;
+  now?: () => Date;
+}
+
+export function watchLlm(options: LlmReachabilityOptions): LlmReachability {
+  const now = options.now ?? (() => new Date());
+  let current: LlmReachabilityState = { state: "checking" };
+  let inFlight: Promise<LlmReachabilityState> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const controller = new AbortController();
+
+  const report = (next: LlmReachabilityState) => {
+    const changed =
+      next.state !== current.state ||
+      (next.state === "unreachable" && current.state === "unreachable"
+        ? next.problem !== current.problem
+        : false);
+    current = next;
+    if (!changed) return;
+    if (next.state === "ready") options.log.info({ engine: "llm" }, `llm: ${options.where} answers`);
+    else if (next.state === "unreachable")
+      options.log.warn(
+        { engine: "llm" },
+        `llm: ${next.problem}. Calls will get the apology phrase until it answers; check LLM_BASE_URL and LLM_MODEL`,
+      );
+  };
+
+  const schedule = () => {
+    if (stopped) return;
+    timer = setTimeout(() => void checkNow(), options.intervalMs);
+    // A health check must never be what keeps the process alive.
+    timer.unref();
+  };
+
+  const checkNow = (): Promise<LlmReachabilityState> => {
+    if (inFlight) return inFlight;
+    clearTimeout(timer);
+    inFlight = options
+      .probe(controller.signal)
+      .then(
+        (): LlmReachabilityState => ({ state: "ready", checkedAt: now().toISOString() }),
+        (error: unknown): LlmReachabilityState => ({
+          state: "unreachable",
+          problem: error instanceof Error ? error.message : String(error),
+          checkedAt: now().toISOString(),
+        }),
+      )
+      .then((next) => {
+        inFlight = undefined;
+        if (!stopped) report(next);
+        schedule();
+        return current;
+      });
+    return inFlight;
+  };
+
+  return {
+    current: () => current,
+    checkNow,
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+      controller.abort();
+    },
+  };
+}
