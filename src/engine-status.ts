@@ -3,7 +3,6 @@
  * newcomer with an empty .env sees exactly which variables to fill in instead of a crash.
  */
 import { type Env, llmProvider } from "./config.js";
-import type { LlmReachabilityState } from "./llm-reachability.js";
 
 export interface EngineStatus {
   engine: "telephony" | "stt" | "llm" | "tts";
@@ -17,26 +16,38 @@ export interface EngineStatus {
   checkedAt?: string;
 }
 
-/** The configured LLM, corrected by what its server last answered: configured is not reachable. */
-export function withLlmReachability(
+/**
+ * What an engine that is asked or loaded at run time last showed: the LLM server's answer to `GET /models`,
+ * the TTS model's load. `problem` says what is wrong and what to do.
+ */
+export type LiveEngineState =
+  | { state: "checking" }
+  | { state: "ready"; checkedAt: string }
+  | { state: "unavailable"; problem: string; checkedAt: string };
+
+/** The configured engines, corrected by what the live ones last showed: configured is not working. */
+export function withLiveStates(
   statuses: readonly EngineStatus[],
-  live: LlmReachabilityState,
+  live: Partial<Record<EngineStatus["engine"], LiveEngineState>>,
 ): EngineStatus[] {
-  return statuses.map((status) => (status.engine === "llm" ? correctedLlm(status, live) : status));
+  return statuses.map((status) => {
+    const state = live[status.engine];
+    return state ? corrected(status, state) : status;
+  });
 }
 
-function correctedLlm(status: EngineStatus, live: LlmReachabilityState): EngineStatus {
+function corrected(status: EngineStatus, live: LiveEngineState): EngineStatus {
   switch (live.state) {
     case "checking":
-      return { ...status, ready: false, missing: ["LLM_BASE_URL: no answer yet to the first check"] };
+      return { ...status, ready: false, missing: [...status.missing, "not checked yet: starting"] };
     case "ready":
       return { ...status, checkedAt: live.checkedAt };
-    case "unreachable":
+    case "unavailable":
       return {
         ...status,
         ready: false,
         checkedAt: live.checkedAt,
-        missing: [`LLM_BASE_URL / LLM_MODEL: ${live.problem} (start the server, or pull or serve the model)`],
+        missing: [...status.missing, live.problem],
       };
   }
 }

@@ -4,17 +4,13 @@
  * `GET /models` (cheap: no tokens generated, no model load). A change of answer is logged once, not every
  * interval, so a server that stays down does not flood the log.
  */
+import type { LiveEngineState } from "./engine-status.js";
 import type { Log } from "./logger.js";
 
-export type LlmReachabilityState =
-  | { state: "checking" }
-  | { state: "ready"; checkedAt: string }
-  | { state: "unreachable"; problem: string; checkedAt: string };
-
 export interface LlmReachability {
-  current(): LlmReachabilityState;
+  current(): LiveEngineState;
   /** Asks now (at most one question in flight) and resolves with the answer. */
-  checkNow(): Promise<LlmReachabilityState>;
+  checkNow(): Promise<LiveEngineState>;
   /** Stops asking: clears the timer and abandons a question in flight. */
   stop(): void;
 }
@@ -32,26 +28,21 @@ export interface LlmReachabilityOptions {
 
 export function watchLlm(options: LlmReachabilityOptions): LlmReachability {
   const now = options.now ?? (() => new Date());
-  let current: LlmReachabilityState = { state: "checking" };
-  let inFlight: Promise<LlmReachabilityState> | undefined;
+  let current: LiveEngineState = { state: "checking" };
+  let inFlight: Promise<LiveEngineState> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const controller = new AbortController();
 
-  const report = (next: LlmReachabilityState) => {
+  const report = (next: LiveEngineState) => {
     const changed =
       next.state !== current.state ||
-      (next.state === "unreachable" && current.state === "unreachable"
-        ? next.problem !== current.problem
-        : false);
+      (next.state === "unavailable" && current.state === "unavailable" && next.problem !== current.problem);
     current = next;
     if (!changed) return;
     if (next.state === "ready") options.log.info({ engine: "llm" }, `llm: ${options.where} answers`);
-    else if (next.state === "unreachable")
-      options.log.warn(
-        { engine: "llm" },
-        `llm: ${next.problem}. Calls will get the apology phrase until it answers; check LLM_BASE_URL and LLM_MODEL`,
-      );
+    else if (next.state === "unavailable")
+      options.log.warn({ engine: "llm" }, `llm: ${next.problem}. Until it answers, callers hear the apology`);
   };
 
   const schedule = () => {
@@ -61,16 +52,16 @@ export function watchLlm(options: LlmReachabilityOptions): LlmReachability {
     timer.unref();
   };
 
-  const checkNow = (): Promise<LlmReachabilityState> => {
+  const checkNow = (): Promise<LiveEngineState> => {
     if (inFlight) return inFlight;
     clearTimeout(timer);
     inFlight = options
       .probe(controller.signal)
       .then(
-        (): LlmReachabilityState => ({ state: "ready", checkedAt: now().toISOString() }),
-        (error: unknown): LlmReachabilityState => ({
-          state: "unreachable",
-          problem: error instanceof Error ? error.message : String(error),
+        (): LiveEngineState => ({ state: "ready", checkedAt: now().toISOString() }),
+        (error: unknown): LiveEngineState => ({
+          state: "unavailable",
+          problem: `${error instanceof Error ? error.message : String(error)}: check LLM_BASE_URL and LLM_MODEL (start the server, or pull or serve the model)`,
           checkedAt: now().toISOString(),
         }),
       )

@@ -82,7 +82,7 @@ async function main(): Promise<void> {
     logger,
     metrics,
     liveCalls: observability.liveCalls,
-    llmReachability,
+    liveEngines: { llm: llmReachability, tts: { current: engines.ttsState } },
     createCall: createCallFactory({
       engines,
       phrases: engines.phrases,
@@ -117,6 +117,7 @@ async function main(): Promise<void> {
       "shutting down: refusing new calls, letting calls in progress finish",
     );
     llmReachability.stop();
+    engines.stopRetrying();
     server
       .drain(SHUTDOWN_GRACE_MS)
       .then(() => observability.stop())

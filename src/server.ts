@@ -5,8 +5,7 @@ import formbody from "@fastify/formbody";
 import websocket from "@fastify/websocket";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Config } from "./config.js";
-import { describeEngines, withLlmReachability } from "./engine-status.js";
-import type { LlmReachability } from "./llm-reachability.js";
+import { describeEngines, type LiveEngineState, withLiveStates } from "./engine-status.js";
 import type { Logger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { LiveCalls } from "./observability/live-calls.js";
@@ -28,8 +27,11 @@ export interface ServerOptions {
   tokens?: StreamTokens;
   /** The calls `GET /calls` lists; pass the one attached to the call factory as an instrument. */
   liveCalls?: LiveCalls;
-  /** What the LLM server last answered; without it `/health` reports the LLM as configured. */
-  llmReachability?: Pick<LlmReachability, "current">;
+  /**
+   * What the engines checked at run time last showed (the LLM server's answer, the TTS model's load);
+   * `/health` reports the others as configured.
+   */
+  liveEngines?: Partial<Record<"llm" | "tts", { current(): LiveEngineState }>>;
 }
 
 export interface Server {
@@ -51,11 +53,11 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     draining: false,
     activeCalls: () => active,
     liveCalls: options.liveCalls ?? new LiveCalls(),
-    engineStatus: () => {
-      const configured = describeEngines(config.env);
-      const live = options.llmReachability?.current();
-      return live ? withLlmReachability(configured, live) : configured;
-    },
+    engineStatus: () =>
+      withLiveStates(describeEngines(config.env), {
+        llm: options.liveEngines?.llm?.current(),
+        tts: options.liveEngines?.tts?.current(),
+      }),
     createCall: (start, output, log) => {
       const call = options.createCall(start, output, log);
       active += 1;

@@ -15,11 +15,13 @@ import {
 } from "../../machines/engines.js";
 import { createPhraseCache, type PreparedPhraseCache } from "../../machines/phrase-cache.js";
 import { type Env, llmProvider } from "../config.js";
+import type { LiveEngineState } from "../engine-status.js";
 import type { Log } from "../logger.js";
 import { DeepgramSttEngine } from "./deepgram-stt.js";
 import { loadKokoro } from "./kokoro-tts.js";
 import { OpenAiLlmClient } from "./openai-llm.js";
 import { createOpenAiSpeechTts } from "./openai-speech-tts.js";
+import { loadWithRetry, type RetryingLoadOptions } from "./retrying-load.js";
 
 export interface Engines {
   stt: SttEngine;
@@ -29,6 +31,10 @@ export interface Engines {
   phrases: PreparedPhraseCache;
   /** Resolves when the TTS engine is loaded and the phrases are prepared (or failed: see the logs). */
   ready: Promise<void>;
+  /** The TTS engine's load as `/health` reports it: loading, ready, or what failed and how to fix it. */
+  ttsState: () => LiveEngineState;
+  /** Stops retrying a failed TTS load (shutdown). */
+  stopRetrying: () => void;
   /** Asks the LLM server whether it serves the model (`GET /models`); rejects saying what is wrong. */
   probeLlm: (signal: AbortSignal) => Promise<void>;
 }
@@ -36,7 +42,7 @@ export interface Engines {
 export function createEngines(env: Env, phrases: readonly string[], log: Log): Engines {
   const stt = buildStt(env, log.child({ engine: "stt" }));
   const llm = buildLlm(env, log.child({ engine: "llm" }));
-  const { tts, loaded } = buildTts(env, log.child({ engine: "tts" }));
+  const { tts, loaded, state, stop } = buildTts(env, log.child({ engine: "tts" }));
   const phraseCache = createPhraseCache(tts);
   const ready = loaded.then(
     async () => {
@@ -56,7 +62,16 @@ export function createEngines(env: Env, phrases: readonly string[], log: Log): E
       );
     },
   );
-  return { stt, llm, tts, phrases: phraseCache, ready, probeLlm: (signal) => llm.probe(signal) };
+  return {
+    stt,
+    llm,
+    tts,
+    phrases: phraseCache,
+    ready,
+    ttsState: state,
+    stopRetrying: stop,
+    probeLlm: (signal) => llm.probe(signal),
+  };
 }
 
 function buildStt(env: Env, log: Log): SttEngine {
@@ -88,18 +103,30 @@ function buildLlm(env: Env, log: Log): OpenAiLlmClient {
   });
 }
 
-function buildTts(env: Env, log: Log): { tts: TtsEngine; loaded: Promise<void> } {
+interface BuiltTts {
+  tts: TtsEngine;
+  loaded: Promise<void>;
+  state: () => LiveEngineState;
+  stop: () => void;
+}
+
+function buildTts(env: Env, log: Log): BuiltTts {
   switch (env.TTS_PROVIDER) {
     case "kokoro":
-      return deferredTts(
-        "kokoro",
-        loadKokoro({
-          voice: env.KOKORO_VOICE,
-          dtype: env.KOKORO_DTYPE,
-          modelDir: env.KOKORO_MODEL_DIR,
-          logger: log,
-        }),
-      );
+      return retryingTts("kokoro", log, {
+        load: () =>
+          loadKokoro({
+            voice: env.KOKORO_VOICE,
+            dtype: env.KOKORO_DTYPE,
+            modelDir: env.KOKORO_MODEL_DIR,
+            logger: log,
+          }),
+        describeFailure: (error, retryInMs) =>
+          `Kokoro could not load: ${messageOf(error)}. Retrying in ${Math.round(retryInMs / 1000)} s. ` +
+          (env.KOKORO_MODEL_DIR
+            ? `Check that KOKORO_MODEL_DIR=${env.KOKORO_MODEL_DIR} holds the model (npm run models -- list)`
+            : "Offline? Fetch it once with `npm run models -- download kokoro` and set the KOKORO_MODEL_DIR it prints"),
+      });
     case "openai": {
       if (!env.TTS_BASE_URL) {
         return failedTts("openai-compatible speech", "TTS_BASE_URL is not set");
@@ -111,42 +138,75 @@ function buildTts(env: Env, log: Log): { tts: TtsEngine; loaded: Promise<void> }
         apiKey: env.TTS_API_KEY,
         logger: log,
       });
-      return { tts, loaded: Promise.resolve() };
+      return { tts, loaded: Promise.resolve(), state: () => READY, stop: () => undefined };
     }
     case "piper":
       return failedTts("piper", "TTS_PROVIDER=piper is not available in this build yet");
   }
 }
 
-/** A TTS engine whose model is still loading: synthesis waits for it, and fails with its load error. */
-function deferredTts(name: string, loading: Promise<TtsEngine>): { tts: TtsEngine; loaded: Promise<void> } {
-  // Observed here so a failed load is never an unhandled rejection, even before any call used it.
-  const settled = loading.then(
-    (engine) => ({ engine }),
-    (error: unknown) => ({ error }),
-  );
+const READY: LiveEngineState = { state: "ready", checkedAt: new Date(0).toISOString() };
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * A TTS engine whose model loads in the background and is retried with back-off until it loads: synthesis
+ * waits for the attempt in progress and fails with its error, so a call during an outage gets silence and a
+ * clear log line, and the first call after the fix is spoken to.
+ */
+function retryingTts(
+  name: string,
+  log: Log,
+  options: Pick<RetryingLoadOptions<TtsEngine>, "load" | "describeFailure">,
+): BuiltTts {
+  const loading = loadWithRetry({
+    load: options.load,
+    describeFailure: (error, retryInMs) => {
+      const problem = options.describeFailure(error, retryInMs);
+      log.error({ engine: "tts" }, problem);
+      return problem;
+    },
+  });
   const tts: TtsEngine = {
     name,
-    async *synthesize(text, options) {
-      const result = await settled;
-      if ("error" in result) {
-        throw result.error instanceof EngineError
-          ? result.error
-          : new EngineError("tts", "connect", `${name} failed to load: ${String(result.error)}`);
+    async *synthesize(text, synthesis) {
+      let engine: TtsEngine;
+      try {
+        engine = await loading.attempt();
+      } catch (error) {
+        throw error instanceof EngineError
+          ? error
+          : new EngineError("tts", "connect", `${name} is not loaded: ${messageOf(error)}`, { cause: error });
       }
-      yield* result.engine.synthesize(text, options);
+      yield* engine.synthesize(text, synthesis);
     },
   };
   return {
     tts,
-    loaded: settled.then((result) => {
-      if ("error" in result) throw result.error;
-    }),
+    loaded: loading.loaded.then(() => undefined),
+    state: loading.current,
+    stop: loading.stop,
   };
 }
 
-function failedTts(name: string, reason: string): { tts: TtsEngine; loaded: Promise<void> } {
-  return deferredTts(name, Promise.reject(new EngineError("tts", "connect", reason)));
+/** A TTS engine that cannot work with this configuration: every synthesis fails with `reason`. */
+function failedTts(name: string, reason: string): BuiltTts {
+  const error = new EngineError("tts", "connect", reason);
+  const tts: TtsEngine = {
+    name,
+    // biome-ignore lint/correctness/useYield: it fails before any audio, by design
+    async *synthesize() {
+      throw error;
+    },
+  };
+  const state: LiveEngineState = {
+    state: "unavailable",
+    problem: reason,
+    checkedAt: new Date().toISOString(),
+  };
+  return { tts, loaded: Promise.reject(error), state: () => state, stop: () => undefined };
 }
 
 /** An STT engine that reports, as soon as a call opens it, why it cannot transcribe. */

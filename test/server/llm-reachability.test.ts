@@ -37,7 +37,7 @@ async function setUp(model: string, intervalMs = 3_600_000) {
     config: testConfig({ LLM_BASE_URL: fake.baseUrl, LLM_MODEL: model }),
     logger,
     createCall: (start, output) => new RecordingCall(start, output),
-    llmReachability: watcher,
+    liveEngines: { llm: watcher },
   });
   return { fake, watcher, server, logs };
 }
@@ -70,6 +70,7 @@ describe("/health asks the LLM server instead of trusting the configuration", ()
     const warnings = logs.lines.filter((line) => line.level === 40 && String(line.msg).includes("llm:"));
     expect(warnings).toHaveLength(1);
     expect(String(warnings[0]?.msg)).toMatch(/check LLM_BASE_URL and LLM_MODEL/);
+    expect(String(warnings[0]?.msg)).toMatch(/callers hear the apology/);
 
     fake = await FakeOpenAiLlm.start({ port: Number(port) });
     await watcher.checkNow();
