@@ -5,6 +5,8 @@
  * interval, so a server that stays down does not flood the log.
  */
 import type { LiveEngineState } from "./engine-status.js";
+import { unrefTimeout } from "./engines/retrying-load.js";
+import { messageOf } from "./error-message.js";
 import type { Log } from "./logger.js";
 
 export interface LlmReachability {
@@ -30,7 +32,7 @@ export function watchLlm(options: LlmReachabilityOptions): LlmReachability {
   const now = options.now ?? (() => new Date());
   let current: LiveEngineState = { state: "checking" };
   let inFlight: Promise<LiveEngineState> | undefined;
-  let timer: NodeJS.Timeout | undefined;
+  let cancel: (() => void) | undefined;
   let stopped = false;
   const controller = new AbortController();
 
@@ -47,21 +49,19 @@ export function watchLlm(options: LlmReachabilityOptions): LlmReachability {
 
   const schedule = () => {
     if (stopped) return;
-    timer = setTimeout(() => void checkNow(), options.intervalMs);
-    // A health check must never be what keeps the process alive.
-    timer.unref();
+    cancel = unrefTimeout(() => void checkNow(), options.intervalMs);
   };
 
   const checkNow = (): Promise<LiveEngineState> => {
     if (inFlight) return inFlight;
-    clearTimeout(timer);
+    cancel?.();
     inFlight = options
       .probe(controller.signal)
       .then(
         (): LiveEngineState => ({ state: "ready", checkedAt: now().toISOString() }),
         (error: unknown): LiveEngineState => ({
           state: "unavailable",
-          problem: `${error instanceof Error ? error.message : String(error)}: check LLM_BASE_URL and LLM_MODEL (start the server, or pull or serve the model)`,
+          problem: `${messageOf(error)}: check LLM_BASE_URL and LLM_MODEL (start the server, or pull or serve the model)`,
           checkedAt: now().toISOString(),
         }),
       )
@@ -79,7 +79,7 @@ export function watchLlm(options: LlmReachabilityOptions): LlmReachability {
     checkNow,
     stop: () => {
       stopped = true;
-      clearTimeout(timer);
+      cancel?.();
       controller.abort();
     },
   };

@@ -16,6 +16,7 @@ import {
 import { createPhraseCache, type PreparedPhraseCache } from "../../machines/phrase-cache.js";
 import { type Env, llmProvider } from "../config.js";
 import type { LiveEngineState } from "../engine-status.js";
+import { messageOf } from "../error-message.js";
 import type { Log } from "../logger.js";
 import { DeepgramSttEngine } from "./deepgram-stt.js";
 import { loadKokoro } from "./kokoro-tts.js";
@@ -57,7 +58,7 @@ export function createEngines(env: Env, phrases: readonly string[], log: Log): E
     },
     (error: unknown) => {
       log.error(
-        { engine: "tts", err: error instanceof Error ? error.message : String(error) },
+        { engine: "tts", err: messageOf(error) },
         "the TTS engine failed to load: calls will be answered but cannot be spoken to",
       );
     },
@@ -87,7 +88,7 @@ function buildStt(env: Env, log: Log): SttEngine {
       logger: log,
     });
   } catch (error) {
-    return unavailableStt(error instanceof Error ? error.message : String(error));
+    return unavailableStt(messageOf(error));
   }
 }
 
@@ -146,10 +147,6 @@ function buildTts(env: Env, log: Log): BuiltTts {
 }
 
 const READY: LiveEngineState = { state: "ready", checkedAt: new Date(0).toISOString() };
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /**
  * A TTS engine whose model loads in the background and is retried with back-off until it loads: synthesis

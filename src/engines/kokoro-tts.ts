@@ -15,6 +15,7 @@ import type { GenerateOptions, KokoroTTS } from "kokoro-js";
 import type { Logger } from "pino";
 import { EngineError, type TtsEngine } from "../../machines/engines.js";
 import { createOutboundConverter, type OutboundConverter } from "../audio/outbound.js";
+import { messageOf } from "../error-message.js";
 import { createLoadProgressLogger } from "./kokoro/load-progress.js";
 import { type KokoroDtype, locateLocalModel } from "./kokoro/model-files.js";
 import { abortedError, SynthesisQueue } from "./kokoro/synthesis-queue.js";
@@ -245,8 +246,4 @@ async function warmUp(engine: KokoroTts, text: string, logger: KokoroLogger | un
 function asSynthesisError(error: unknown): EngineError {
   if (error instanceof EngineError) return error;
   return new EngineError("tts", "unknown", `Kokoro synthesis failed: ${messageOf(error)}`, { cause: error });
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

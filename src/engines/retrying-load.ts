@@ -75,7 +75,8 @@ export function loadWithRetry<T>(options: RetryingLoadOptions<T>): RetryingLoad<
   };
 }
 
-function unrefTimeout(run: () => void, ms: number): () => void {
+/** `setTimeout` that never keeps the process alive, returning its cancel: retries and health checks use it. */
+export function unrefTimeout(run: () => void, ms: number): () => void {
   const timer = setTimeout(run, ms);
   timer.unref();
   return () => clearTimeout(timer);
