@@ -73,6 +73,7 @@ export function startCall(options: CreateCallActorOptions & { start: CallStart }
   const sessions: SttSession[] = [];
   const stt: SttEngine = {
     name: engines.stt.name,
+    speechStartIsReliable: engines.stt.speechStartIsReliable,
     open: (sttOptions) => {
       const session = engines.stt.open(sttOptions);
       sessions.push(session);

@@ -29,16 +29,27 @@ export interface CallConfig {
 
   // Turn-taking: when the caller's turn ends ---------------------------------------------------------------
   /**
-   * The caller's turn ends on `speech_final` (or `UtteranceEnd`) with a non-empty transcript. If neither comes,
-   * it ends this long after the last new words anyway, so a lost final never leaves the caller waiting.
+   * The caller's turn ends when the recogniser says their speech ended and words are in. Should that end never
+   * come, this long without any STT event while the caller speaks closes the utterance anyway (and asks the
+   * recogniser to finalize), so a lost end of speech never leaves the caller waiting. Longer than the hard
+   * cut of a VAD segment (30 s), since a batch recogniser may bring a long utterance's words only at its end.
    */
-  endOfTurnMaxWaitMs: number;
+  speechEndTimeoutMs: number;
   /** Keypad digits collect into one turn until no new digit arrives for this long. */
   dtmfEndOfTurnMs: number;
 
   // Turn-taking: barge-in while the agent speaks ------------------------------------------------------------
   /** The caller interrupts the agent only once their current utterance has this many words. */
   bargeInMinWords: number;
+  /**
+   * With a recogniser whose speech detection rejects noise (Silero VAD: `SttEngine.speechStartIsReliable`),
+   * speech that lasts this long under the agent's voice interrupts it before its words are recognised, unless
+   * the words so far are only backchannels. A cough is shorter. null: only words interrupt (Deepgram, whose
+   * SpeechStarted also fires on noise while its words come within a few hundred ms); `forRecogniser` sets it
+   * for a recogniser whose speech start is not reliable. 600 ms: LiveKit Agents interrupts after 500 ms of
+   * VAD speech; ours counts from the VAD's confirmed start, itself 250 ms of speech in.
+   */
+  bargeInSpeechMs: number | null;
   /**
    * Words and phrases that alone never interrupt the agent ("mm-hmm", "yeah"). Matched on whole words,
    * case, punctuation and hyphens ignored; an utterance made only of these is a backchannel.
@@ -82,9 +93,10 @@ export const defaultCallConfig: CallConfig = {
     transfer: "Please hold while I transfer your call.",
   },
   transferNumber: null,
-  endOfTurnMaxWaitMs: 3000,
+  speechEndTimeoutMs: 35_000,
   dtmfEndOfTurnMs: 1500,
   bargeInMinWords: 2,
+  bargeInSpeechMs: 600,
   backchannels: [
     "mm-hmm",
     "mhm",
@@ -130,11 +142,18 @@ export function callConfig(
   return validateCallConfig(config);
 }
 
+/** The settings for calls heard by `stt`: speech alone interrupts the agent only if `stt` tells speech from noise. */
+export function forRecogniser(config: CallConfig, stt: { speechStartIsReliable: boolean }): CallConfig {
+  return stt.speechStartIsReliable || config.bargeInSpeechMs === null
+    ? config
+    : { ...config, bargeInSpeechMs: null };
+}
+
 /** Throws a readable error for settings that would make the statechart misbehave (negative timers, ...). */
 export function validateCallConfig(config: CallConfig): CallConfig {
   const problems: string[] = [];
   const durations = [
-    "endOfTurnMaxWaitMs",
+    "speechEndTimeoutMs",
     "dtmfEndOfTurnMs",
     "idleRepromptMs",
     "maxCallDurationMs",
@@ -150,6 +169,14 @@ export function validateCallConfig(config: CallConfig): CallConfig {
   }
   if (!Number.isInteger(config.bargeInMinWords) || config.bargeInMinWords < 1) {
     problems.push(`bargeInMinWords must be a whole number of at least 1 (got ${config.bargeInMinWords})`);
+  }
+  if (
+    config.bargeInSpeechMs !== null &&
+    !(Number.isFinite(config.bargeInSpeechMs) && config.bargeInSpeechMs > 0)
+  ) {
+    problems.push(
+      `bargeInSpeechMs must be null or a positive number of milliseconds (got ${config.bargeInSpeechMs})`,
+    );
   }
   if (!Number.isInteger(config.maxReprompts) || config.maxReprompts < 0) {
     problems.push(`maxReprompts must be a whole number of at least 0 (got ${config.maxReprompts})`);

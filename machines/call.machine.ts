@@ -6,6 +6,7 @@
  *   connecting ─ start ─▶ active ──────── after maxCallDuration | stt failed ──▶ hangingUp
  *     greeting ─ drained ─▶ listening
  *     listening { waiting ⇄ hearing, collectingDigits } ─ caller's turn over ─▶ replying
+ *       waiting ─ speech started ─▶ hearing ─ speech ended ─▶ waiting (with words: ─▶ replying)
  *       waiting ─ idle ─▶ reprompting ─ drained ─▶ listening   (after maxReprompts: ─▶ hangingUp)
  *     replying { thinking { waitingForLlm ─▶ waitingForSpeech } ─ audio ─▶ speaking { playing ⇄ starved } }
  *       speaking ─ drained ─▶ listening
@@ -15,6 +16,8 @@
  *       transfer_call ─▶ transferring { announcing ─ drained ─▶ dialing (REST) } ─▶ ended
  *     greeting | speaking | reprompting | apologizing
  *       ─ barge-in ─▶ interrupted (clear; keep only what was heard) ─▶ listening
+ *       (barge-in: enough words that are not only backchannels, or, with a noise-proof VAD, speech that
+ *       lasts `bargeInSpeechMs` and has no word yet or not only backchannels)
  *   hangingUp { sayingGoodbye ─ drained ─▶ endingCall (REST) } ─▶ ended
  *   any state ─ stop | socket closed ─▶ ended                   (every child stopped, every timer cancelled)
  *
@@ -28,11 +31,12 @@ import {
   and,
   assertEvent,
   assign,
-  type EventObject,
+  cancel,
   emit,
   enqueueActions,
   fromCallback,
   fromPromise,
+  sendTo,
   setup,
 } from "xstate";
 import type { AudioInlet } from "./audio-inlet.js";
@@ -48,9 +52,11 @@ import {
   hear,
   isMidUtterance,
   joinWords,
+  normalizeWords,
   passesBargeInGate,
   pressKey,
   silentCaller,
+  startUtterance,
   type TranscriptResult,
   takeTurn,
   utteranceText,
@@ -121,14 +127,18 @@ export type CallEvent =
   /** The media stream socket closed (with or without a `stop` first). */
   | { type: "socket.closed" };
 
-/** What the STT child reports (SttEvent, renamed into the call's event space). */
-export type SttCallEvent =
-  | { type: "stt.speechStarted"; timestamp: number }
-  | ({ type: "stt.transcript" } & Omit<Extract<SttEvent, { type: "transcript" }>, "type">)
-  | { type: "stt.utteranceEnd"; lastWordEnd: number }
-  | { type: "stt.failed"; error: EngineError };
+/** What the STT child reports: each `SttEvent`, its type prefixed with `stt.` in the call's event space. */
+export type SttCallEvent = {
+  [Type in SttEvent["type"]]: Omit<Extract<SttEvent, { type: Type }>, "type"> & { type: `stt.${Type}` };
+}[SttEvent["type"]];
 
-export type CallMachineEvent = CallEvent | SttCallEvent | SpeechEvent;
+/** The caller's words, interim or final. */
+type WordsEvent = Extract<SttCallEvent, { type: "stt.interim" | "stt.final" }>;
+
+/** The call's own delayed event: the caller has been speaking over the agent for `bargeInSpeechMs`. */
+type SpeechBargeInEvent = { type: "caller.spokeOverAgent" };
+
+export type CallMachineEvent = CallEvent | SttCallEvent | SpeechEvent | SpeechBargeInEvent;
 
 export type EndReason = "callerHungUp" | "agentHungUp" | "idle" | "maxDuration" | "sttFailed" | "transferred";
 
@@ -202,9 +212,12 @@ export interface CallContext {
 // Child actors
 // ---------------------------------------------------------------------------------------------------------
 
+/** What the call asks of its STT child. */
+type SttRequest = { type: "finalize" };
+
 /** The STT session for the whole call: audio in through the inlet, results out as events. */
-const sttActor = fromCallback<EventObject, { callId: string; stt: SttEngine; inlet: AudioInlet }>(
-  ({ input, sendBack }) => {
+const sttActor = fromCallback<SttRequest, { callId: string; stt: SttEngine; inlet: AudioInlet }>(
+  ({ input, sendBack, receive }) => {
     const send = (event: SttCallEvent) => sendBack(event);
     let session: ReturnType<SttEngine["open"]>;
     try {
@@ -213,6 +226,7 @@ const sttActor = fromCallback<EventObject, { callId: string; stt: SttEngine; inl
       send({ type: "stt.failed", error: asEngineError("stt", error) });
       return;
     }
+    receive(() => session.finalize());
     const detach = input.inlet.attach(session);
     return () => {
       detach();
@@ -223,16 +237,7 @@ const sttActor = fromCallback<EventObject, { callId: string; stt: SttEngine; inl
 );
 
 function toCallEvent(event: SttEvent): SttCallEvent {
-  switch (event.type) {
-    case "speechStarted":
-      return { type: "stt.speechStarted", timestamp: event.timestamp };
-    case "transcript":
-      return { ...event, type: "stt.transcript" };
-    case "utteranceEnd":
-      return { type: "stt.utteranceEnd", lastWordEnd: event.lastWordEnd };
-    case "failed":
-      return { type: "stt.failed", error: event.error };
-  }
+  return { ...event, type: `stt.${event.type}` } as SttCallEvent;
 }
 
 const hangUpActor = fromPromise<void, { telephony: Telephony; callSid: string }>(({ input }) =>
@@ -248,6 +253,8 @@ const transferActor = fromPromise<void, { telephony: Telephony; callSid: string;
 // ---------------------------------------------------------------------------------------------------------
 
 const TTS_WATCHDOG = "ttsWatchdog";
+/** The pending `caller.spokeOverAgent`: armed when the caller's speech starts under the agent's voice. */
+const SPEECH_BARGE_IN = "speechBargeIn";
 
 const matchers = new WeakMap<readonly string[], (words: readonly string[]) => boolean>();
 function isBackchannel(config: CallConfig): (words: readonly string[]) => boolean {
@@ -279,10 +286,12 @@ function isFromCurrentSpeech(context: CallContext, event: CallMachineEvent): boo
   return "generation" in event && event.generation === context.generation;
 }
 
-/** The caller's new words while the agent is silent: the utterance grows, and `speech_final` closes it. */
-function hearCaller(speech: CallerSpeech, result: TranscriptResult): CallerSpeech {
-  const heard = hear(speech, result);
-  return result.speechFinal ? endUtterance(heard) : heard;
+function transcriptOf(event: WordsEvent): TranscriptResult {
+  return { text: event.text, isFinal: event.type === "stt.final", start: event.start, end: event.end };
+}
+
+function assertWords(event: CallMachineEvent): asserts event is WordsEvent {
+  assertEvent(event, ["stt.interim", "stt.final"]);
 }
 
 /**
@@ -366,7 +375,7 @@ const call = setup({
   delays: {
     maxCallDuration: ({ context }) => context.config.maxCallDurationMs,
     idleReprompt: ({ context }) => context.config.idleRepromptMs,
-    endOfTurnMaxWait: ({ context }) => context.config.endOfTurnMaxWaitMs,
+    speechEndTimeout: ({ context }) => context.config.speechEndTimeoutMs,
     dtmfEndOfTurn: ({ context }) => context.config.dtmfEndOfTurnMs,
     llmFirstTokenTimeout: ({ context }) => context.config.llmFirstTokenTimeoutMs,
     replySilenceTimeout: ({ context }) => context.config.replySilenceTimeoutMs,
@@ -398,16 +407,21 @@ const call = setup({
       return DTMF_DIGIT.test(event.digit);
     },
     bringsNewWords: ({ context, event }) => {
-      assertEvent(event, "stt.transcript");
-      return bringsNewWords(context.caller, event);
+      assertWords(event);
+      return bringsNewWords(context.caller, transcriptOf(event));
     },
     /** While the agent speaks: the caller's utterance, with this result, passes the barge-in gate. */
     bargesIn: ({ context, event }) => {
-      assertEvent(event, "stt.transcript");
-      return passesBargeInGate(utteranceText(hear(context.caller, event)), {
+      assertWords(event);
+      return passesBargeInGate(utteranceText(hear(context.caller, transcriptOf(event))), {
         minWords: context.config.bargeInMinWords,
         isBackchannel: isBackchannel(context.config),
       });
+    },
+    /** Speech that lasted `bargeInSpeechMs` interrupts unless its words so far are only backchannels. */
+    speechIsNotBackchannel: ({ context }) => {
+      const words = normalizeWords(utteranceText(context.caller));
+      return words.length === 0 || !isBackchannel(context.config)(words);
     },
   },
   actions: {
@@ -484,20 +498,27 @@ const call = setup({
     // The caller's words -----------------------------------------------------------------------------------
     hearCaller: assign({
       caller: ({ context, event }) => {
-        assertEvent(event, "stt.transcript");
-        return hearCaller(context.caller, event);
+        assertWords(event);
+        return hear(context.caller, transcriptOf(event));
       },
     }),
-    /** Words under the agent's voice that did not interrupt it: an utterance that ends there is forgotten. */
-    hearCallerUnderAgent: assign({
-      caller: ({ context, event }) => {
-        assertEvent(event, "stt.transcript");
-        const heard = hear(context.caller, event);
-        return event.speechFinal ? dropUtterance(heard) : heard;
-      },
-    }),
+    startUtterance: assign({ caller: ({ context }) => startUtterance(context.caller) }),
     endUtterance: assign({ caller: ({ context }) => endUtterance(context.caller) }),
+    /** An utterance under the agent's voice that ended without interrupting it is forgotten. */
     dropUtterance: assign({ caller: ({ context }) => dropUtterance(context.caller) }),
+    /** The end of speech did not come: the recogniser is asked for its finals, and the utterance closed. */
+    finalizeStt: sendTo("stt", { type: "finalize" } satisfies SttRequest),
+    /**
+     * With a noise-proof VAD, speech that goes on under the agent's voice for `bargeInSpeechMs` may
+     * interrupt it before any word is recognised (Whisper's first words come only with its interim).
+     */
+    armSpeechBargeIn: enqueueActions(({ context, enqueue }) => {
+      const delay = context.config.bargeInSpeechMs;
+      if (delay === null || !context.caller.speaking) return;
+      enqueue.cancel(SPEECH_BARGE_IN);
+      enqueue.raise({ type: "caller.spokeOverAgent" }, { id: SPEECH_BARGE_IN, delay });
+    }),
+    disarmSpeechBargeIn: cancel(SPEECH_BARGE_IN),
     pressKey: assign({
       caller: ({ context, event }) => {
         assertEvent(event, "twilio.dtmf");
@@ -596,11 +617,17 @@ const call = setup({
 /** Barge-in, shared by every state in which the agent's voice may be heard and cut. */
 const whileAgentSpeaks = call.createStateConfig({
   on: {
-    "stt.transcript": [
+    "stt.speechStarted": { actions: ["startUtterance", "armSpeechBargeIn"] },
+    "stt.interim": [
       { guard: "bargesIn", target: "#call.active.interrupted", actions: "hearCaller" },
-      { actions: "hearCallerUnderAgent" },
+      { actions: "hearCaller" },
     ],
-    "stt.utteranceEnd": { actions: "dropUtterance" },
+    "stt.final": [
+      { guard: "bargesIn", target: "#call.active.interrupted", actions: "hearCaller" },
+      { actions: "hearCaller" },
+    ],
+    "stt.speechEnded": { actions: ["dropUtterance", "disarmSpeechBargeIn"] },
+    "caller.spokeOverAgent": { guard: "speechIsNotBackchannel", target: "#call.active.interrupted" },
     "twilio.dtmf": { guard: "isKeyPress", target: "#call.active.interrupted", actions: "pressKey" },
   },
 });
@@ -608,8 +635,8 @@ const whileAgentSpeaks = call.createStateConfig({
 /** A fixed phrase the caller may interrupt; once heard, the call listens again. */
 function interruptiblePhrase(text: (config: CallConfig) => string) {
   return call.createStateConfig({
-    entry: "startSpeech",
-    exit: "stopSpeech",
+    entry: ["startSpeech", "armSpeechBargeIn"],
+    exit: ["stopSpeech", "disarmSpeechBargeIn"],
     invoke: { src: "speech", input: ({ context }) => speechInput(context, phrase(text(context.config))) },
     always: {
       guard: "playbackDrained",
@@ -729,6 +756,9 @@ export const callMachine = call.createMachine({
           target: "hangingUp",
           actions: ["reportSttFailure", { type: "setEndReason", params: { reason: "sttFailed" } }],
         },
+        // Wherever the agent is, the caller's speech is tracked; the states below decide what it means.
+        "stt.speechStarted": { actions: "startUtterance" },
+        "stt.speechEnded": { actions: "endUtterance" },
       },
       states: {
         greeting: interruptiblePhrase((config) => config.phrases.greeting),
@@ -736,18 +766,17 @@ export const callMachine = call.createMachine({
         listening: {
           initial: "waiting",
           on: {
-            "stt.transcript": { actions: "hearCaller" },
-            "stt.utteranceEnd": { actions: "endUtterance" },
+            "stt.interim": { actions: "hearCaller" },
+            "stt.final": { actions: "hearCaller" },
             "twilio.dtmf": { guard: "isKeyPress", target: ".collectingDigits", actions: "pressKey" },
           },
           states: {
-            /** Nothing said yet. Silence for `idleRepromptMs` gets a reprompt, then a goodbye. */
+            /** The caller is silent. Silence for `idleRepromptMs` gets a reprompt, then a goodbye. */
             waiting: {
               always: [
                 { guard: "callerFinishedTurn", target: "#call.active.replying", actions: "takeCallerTurn" },
                 { guard: "callerMidUtterance", target: "hearing" },
               ],
-              on: { "stt.speechStarted": "hearing" },
               after: {
                 idleReprompt: [
                   { guard: "mayReprompt", target: "#call.active.reprompting", actions: "countReprompt" },
@@ -758,27 +787,47 @@ export const callMachine = call.createMachine({
                 ],
               },
             },
-            /** The caller is talking; the turn ends on speech_final/UtteranceEnd, or after the maximum wait. */
+            /**
+             * The caller is talking: no reprompt however long they talk. Their turn ends when the
+             * recogniser says their speech ended (`waiting` then takes it if it had words). New words restart
+             * the safety net, which only a recogniser that lost the end of speech reaches (a repeated interim
+             * is no sign of life: Deepgram repeats them during silence).
+             */
             hearing: {
-              always: {
-                guard: "callerFinishedTurn",
-                target: "#call.active.replying",
-                actions: "takeCallerTurn",
-              },
               on: {
-                "stt.transcript": {
-                  guard: "bringsNewWords",
-                  target: "hearing",
-                  reenter: true,
-                  actions: "hearCaller",
+                "stt.interim": [
+                  { guard: "bringsNewWords", target: "hearing", reenter: true, actions: "hearCaller" },
+                  { actions: "hearCaller" },
+                ],
+                "stt.final": [
+                  { guard: "bringsNewWords", target: "hearing", reenter: true, actions: "hearCaller" },
+                  { actions: "hearCaller" },
+                ],
+                "stt.speechEnded": { target: "waiting", actions: "endUtterance" },
+              },
+              after: {
+                speechEndTimeout: {
+                  target: "waiting",
+                  actions: [
+                    "finalizeStt",
+                    "endUtterance",
+                    {
+                      type: "log",
+                      params: {
+                        level: "warn",
+                        message:
+                          "the recogniser never said the caller stopped speaking; taking what it heard",
+                      },
+                    },
+                  ],
                 },
               },
-              after: { endOfTurnMaxWait: { target: "waiting", actions: "endUtterance" } },
             },
             /** Key presses gather into one turn until the keypad stays quiet for `dtmfEndOfTurnMs`. */
             collectingDigits: {
               on: {
-                "stt.transcript": { guard: "bringsNewWords", target: "hearing", actions: "hearCaller" },
+                "stt.interim": { guard: "bringsNewWords", target: "hearing", actions: "hearCaller" },
+                "stt.final": { guard: "bringsNewWords", target: "hearing", actions: "hearCaller" },
               },
               after: { dtmfEndOfTurn: { target: "#call.active.replying", actions: "takeCallerTurn" } },
             },
@@ -842,7 +891,12 @@ export const callMachine = call.createMachine({
                   actions: ["playAudio", "emitReplyAudioStarted"],
                 },
                 // The caller talks on: leaving `replying` aborts the LLM; their words merge into one turn.
-                "stt.transcript": {
+                "stt.interim": {
+                  guard: "bringsNewWords",
+                  target: "#call.active.listening",
+                  actions: "hearCaller",
+                },
+                "stt.final": {
                   guard: "bringsNewWords",
                   target: "#call.active.listening",
                   actions: "hearCaller",
@@ -872,6 +926,8 @@ export const callMachine = call.createMachine({
               },
             },
             speaking: {
+              entry: "armSpeechBargeIn",
+              exit: "disarmSpeechBargeIn",
               always: {
                 guard: "playbackDrained",
                 target: "#call.active.listening",

@@ -1,14 +1,14 @@
 /**
- * What the caller has said and not yet had answered, built from streaming STT results. Pure data and
- * functions: the statechart decides *when* a turn ends, this module only keeps the words straight.
+ * What the caller has said and not yet had answered, built from STT results. Pure data and functions: the
+ * statechart decides *when* a turn ends, this module only keeps the words straight.
  *
- * Deepgram sends interim results (the current guess for the audio not yet final, each replacing the last),
- * finals (that stretch will not change; later results never repeat it) and `speech_final` on a final when its
- * endpointer saw a pause. An utterance is the run of results up to such a pause.
+ * Recognisers send interim results (the current guess for the words not yet final, each replacing the last)
+ * and finals (those words will not change; later results never repeat them). An utterance is the run of
+ * results between the recogniser's `speechStarted` and `speechEnded`.
  */
 
 export interface CallerSpeech {
-  /** Utterances that ended (speech_final, UtteranceEnd or our own maximum wait), not yet taken as a turn. */
+  /** Utterances that ended (the recogniser's speechEnded, or our own maximum wait), not yet taken as a turn. */
   readonly completed: string;
   /** Finals of the utterance in progress. */
   readonly finals: string;
@@ -23,6 +23,8 @@ export interface CallerSpeech {
   readonly consumedUntil: number;
   /** Keypad presses, as the text the LLM reads (`[caller pressed 5]`). */
   readonly digits: readonly string[];
+  /** The recogniser said the caller's speech started, and has not yet said it ended. */
+  readonly speaking: boolean;
 }
 
 export const silentCaller: CallerSpeech = {
@@ -32,27 +34,28 @@ export const silentCaller: CallerSpeech = {
   interimEnd: 0,
   consumedUntil: 0,
   digits: [],
+  speaking: false,
 };
 
 export interface TranscriptResult {
   text: string;
   isFinal: boolean;
-  speechFinal: boolean;
+  /** Stream times (s) of the audio the words cover. */
   start: number;
-  duration: number;
+  end: number;
 }
 
 /**
  * Adds one STT result to the utterance in progress and returns the very same object for a result that only
- * repeats audio already used. Whether `speech_final` ends the utterance or drops it is the caller's call
- * (it depends on whether the agent was speaking).
+ * repeats audio already used. Whether the end of speech takes the utterance or drops it is the statechart's
+ * call (it depends on whether the agent was speaking).
  */
 export function hear(speech: CallerSpeech, result: TranscriptResult): CallerSpeech {
   if (result.start < speech.consumedUntil) return speech;
   const text = result.text.trim();
   if (!result.isFinal) {
     if (text === speech.interim) return speech;
-    return { ...speech, interim: text, interimEnd: result.start + result.duration };
+    return { ...speech, interim: text, interimEnd: result.end };
   }
   return { ...speech, finals: joinWords(speech.finals, text), interim: "", interimEnd: 0 };
 }
@@ -62,9 +65,14 @@ export function bringsNewWords(speech: CallerSpeech, result: TranscriptResult): 
   return result.text.trim() !== "" && hear(speech, result) !== speech;
 }
 
+/** The caller started speaking (words may come later, or never: a cough). */
+export function startUtterance(speech: CallerSpeech): CallerSpeech {
+  return speech.speaking ? speech : { ...speech, speaking: true };
+}
+
 /**
- * The utterance in progress is over (speech_final, UtteranceEnd, or no final came in time): its finals and,
- * failing those, its interim guess become part of the caller's turn.
+ * The utterance in progress is over (speech ended, or its end never came in time): its finals and, failing
+ * those, its interim guess become part of the caller's turn.
  */
 export function endUtterance(speech: CallerSpeech): CallerSpeech {
   return {
@@ -80,6 +88,7 @@ export function dropUtterance(speech: CallerSpeech): CallerSpeech {
     finals: "",
     interim: "",
     interimEnd: 0,
+    speaking: false,
     consumedUntil:
       speech.interim === "" ? speech.consumedUntil : Math.max(speech.consumedUntil, speech.interimEnd),
   };
@@ -94,8 +103,9 @@ export function utteranceText(speech: CallerSpeech): string {
   return joinWords(speech.finals, speech.interim);
 }
 
+/** The caller is speaking, or said words whose utterance has not ended. */
 export function isMidUtterance(speech: CallerSpeech): boolean {
-  return speech.finals !== "" || speech.interim !== "";
+  return speech.speaking || speech.finals !== "" || speech.interim !== "";
 }
 
 /** The caller finished speaking and said something: their turn is over. */

@@ -25,46 +25,23 @@ export class EngineError extends Error {
 // ---------------------------------------------------------------------------------------------------------
 
 /**
- * What a streaming recogniser reports. Shaped after Deepgram's live API (the richest of the engines we
- * support); a Whisper adapter emits the same events from its own VAD and decoder.
- * Times are seconds from the start of the audio stream, as the engine reports them.
+ * What a recogniser reports, in a vocabulary of what the caller is doing rather than how one vendor says it.
+ * Deepgram maps its SpeechStarted / interim / is_final / speech_final / UtteranceEnd onto it
+ * (`src/engines/deepgram/speech-turns.ts`); a VAD-segmented Whisper emits it from its segmenter and decoder.
+ * Times are seconds from the start of the call's audio stream.
+ *
+ * Order within one utterance: `speechStarted`, any number of `interim` and `final`, then `speechEnded`.
+ * Every engine sends the `final` words of an utterance before its `speechEnded`, so "speech ended and words
+ * are in" is the end of the caller's turn whatever the engine.
  */
 export type SttEvent =
-  | { type: "speechStarted"; timestamp: number }
-  | {
-      type: "transcript";
-      /** The text of this result only (Deepgram results do not repeat earlier finals). */
-      text: string;
-      /** true: this stretch of audio will not be revised again. */
-      isFinal: boolean;
-      /** true: the engine's endpointer decided the speaker paused (Deepgram `speech_final`). */
-      speechFinal: boolean;
-      start: number;
-      duration: number;
-      confidence: number;
-    }
-  | { type: "utteranceEnd"; lastWordEnd: number }
-  /** The recogniser is gone for good (reconnects exhausted, bad credentials). */
-  | { type: "failed"; error: EngineError };
-
-/**
- * The vendor-neutral vocabulary every recogniser will speak (issue 13): what the caller is doing, not how
- * one vendor reports it. Deepgram maps its SpeechStarted / interim / is_final / speech_final / UtteranceEnd
- * onto it; a VAD-segmented Whisper emits it from its segmenter and decoder. The call machine moves from
- * `SttEvent` to this type; until then it is additive. Times are seconds from the start of the audio stream.
- *
- * Order within one utterance: `speechStarted`, any number of `interim`, any number of `final`, then
- * `speechEnded`. A batch recogniser sends its `final` before the `speechEnded` of the same segment, so
- * "speech ended and words are in" is the end of the caller's turn for every engine.
- */
-export type NeutralSttEvent =
-  /** Voice activity began (VAD or the engine's own detector). The barge-in signal. */
+  /** Voice activity began (a VAD, or the engine's own detector). */
   | { type: "speechStarted"; at: number }
   /** The best guess so far of the words since the last `final`; each replaces the previous one. */
   | { type: "interim"; text: string; start: number; end: number; confidence: number }
   /** Words since the last `final` that will not be revised. May be empty (a cough, noise). */
   | { type: "final"; text: string; start: number; end: number; confidence: number }
-  /** The caller stopped speaking (VAD silence window, Deepgram speech_final / UtteranceEnd). */
+  /** The caller stopped speaking (VAD silence window; Deepgram speech_final or UtteranceEnd). */
   | { type: "speechEnded"; at: number }
   /** The recogniser is gone for good (reconnects exhausted, bad credentials, model missing). */
   | { type: "failed"; error: EngineError };
@@ -75,7 +52,10 @@ export interface SttSession {
    * reuse `frame` after the call returns: copy it if it is kept (for example while the socket connects).
    */
   sendAudio(frame: Uint8Array): void;
-  /** Ask the engine to flush what it holds as final results (Deepgram `Finalize`). */
+  /**
+   * Ask the engine to flush what it holds as final results now (Deepgram `Finalize`; a VAD-segmented engine
+   * closes its open segment). The call asks when it stops waiting for the end of speech.
+   */
   finalize(): void;
   /** End the stream politely (Deepgram `CloseStream`) and release everything. Never throws. */
   close(): Promise<void>;
@@ -83,6 +63,12 @@ export interface SttSession {
 
 export interface SttEngine {
   readonly name: string;
+  /**
+   * true: `speechStarted` comes from a voice detector that rejects noise (Silero VAD), so speech that goes on
+   * while the agent talks may interrupt it before any word is recognised. false: only words interrupt
+   * (Deepgram's SpeechStarted also fires on noise, and its interim words come within a few hundred ms).
+   */
+  readonly speechStartIsReliable: boolean;
   /** Opens at once and buffers audio until the engine is connected, so nothing said at call start is lost. */
   open(options: { callId: string; onEvent: (event: SttEvent) => void }): SttSession;
 }

@@ -8,7 +8,7 @@
 import type { InspectionEvent } from "xstate";
 import type { CallEngines, CallLog } from "../machines/call.machine.js";
 import { type CallActor, type CallSession, startCall } from "../machines/call-actor.js";
-import type { CallConfig } from "../machines/call-config.js";
+import { type CallConfig, forRecogniser } from "../machines/call-config.js";
 import {
   EngineError,
   type LlmClient,
@@ -51,10 +51,9 @@ export interface CallFactoryOptions {
 
 export function createCallFactory(options: CallFactoryOptions): CallFactory {
   const instruments = options.instruments ?? [];
+  const config = forRecogniser(options.config, options.engines.stt);
   return (start, output, log) => {
-    const attached = instruments.map((instrument) =>
-      instrument.attach({ start, config: options.config, log }),
-    );
+    const attached = instruments.map((instrument) => instrument.attach({ start, config, log }));
     let engines: CallEngines = { ...options.engines, telephony: telephonyFor(output, options.rest, log) };
     for (const instrumentation of attached) engines = instrumentation.wrapEngines?.(engines) ?? engines;
     const inspectors = attached.flatMap((a) => (a.inspect ? [a.inspect.bind(a)] : []));
@@ -62,7 +61,7 @@ export function createCallFactory(options: CallFactoryOptions): CallFactory {
     const session = startCall({
       callId: start.callSid,
       engines,
-      config: options.config,
+      config,
       phrases: options.phrases,
       log: callLog(log),
       ...(inspectors.length > 0

@@ -62,6 +62,7 @@ export function createTimedEngines(
 
   const stt: SttEngine = {
     name: "bench-endpointing-stt",
+    speechStartIsReliable: false,
     open: ({ callId, onEvent }) => new EndpointingSttSession(probes.get(callId), onEvent),
   };
 
@@ -135,7 +136,9 @@ class EndpointingSttSession implements SttSession {
     if (this.speechFrames === 0) this.utteranceStart = (this.frames - 1) * FRAME_SECONDS;
     this.speechFrames += 1;
     if (this.speechFrames === INTERIM_AFTER_FRAMES) {
-      this.deliver("interim", this.transcript(INTERIM_TEXT, false));
+      // As a streaming recogniser does, the first words also say the speech started.
+      const at = this.utteranceStart;
+      this.deliver("interim", [{ type: "speechStarted", at }, this.transcript("interim", INTERIM_TEXT)]);
     }
   }
 
@@ -148,28 +151,25 @@ class EndpointingSttSession implements SttSession {
   }
 
   private endUtterance(): void {
-    this.deliver("final", this.transcript(FINAL_TEXT, true));
+    const final = this.transcript("final", FINAL_TEXT);
+    this.deliver("final", [final, { type: "speechEnded", at: final.end }]);
     this.speechFrames = 0;
   }
 
-  private transcript(text: string, final: boolean): SttEvent {
-    return {
-      type: "transcript",
-      text,
-      isFinal: final,
-      speechFinal: final,
-      start: this.utteranceStart,
-      duration: this.speechFrames * FRAME_SECONDS,
-      confidence: 0.98,
-    };
+  private transcript(type: "interim" | "final", text: string) {
+    const start = this.utteranceStart;
+    return { type, text, start, end: start + this.speechFrames * FRAME_SECONDS, confidence: 0.98 };
   }
 
-  /** On a later turn of the event loop, as a result arriving on the STT socket would be. */
-  private deliver(kind: "final" | "interim", event: SttEvent): void {
+  /** On a later turn of the event loop, as results arriving on the STT socket would be. */
+  private deliver(kind: "final" | "interim", events: SttEvent[]): void {
+    const handOver = () => {
+      for (const event of events) this.onEvent(event);
+    };
     setImmediate(() => {
       if (this.closed) return;
-      if (this.probe) this.probe.handOver(kind, performance.now(), () => this.onEvent(event));
-      else this.onEvent(event);
+      if (this.probe) this.probe.handOver(kind, performance.now(), handOver);
+      else handOver();
     });
   }
 }

@@ -210,6 +210,7 @@ function failedTts(name: string, reason: string): BuiltTts {
 function unavailableStt(reason: string): SttEngine {
   return {
     name: "unavailable",
+    speechStartIsReliable: false,
     open({ onEvent }: { onEvent: (event: SttEvent) => void }): SttSession {
       // Reported after `open` returns, as a real engine's connection failure would be.
       queueMicrotask(() => onEvent({ type: "failed", error: new EngineError("stt", "connect", reason) }));

@@ -19,6 +19,7 @@ import { EngineError, type SttEngine, type SttEvent, type SttSession } from "../
 import { createInboundConverter, type InboundConverter } from "../audio/outbound.js";
 import { AudioRing } from "./deepgram/audio-ring.js";
 import { parseDeepgramMessage } from "./deepgram/messages.js";
+import { DeepgramSpeechTurns } from "./deepgram/speech-turns.js";
 
 /** The subset of a pino logger the adapter uses: `(fields, message)`. */
 export interface SttLogger {
@@ -101,6 +102,7 @@ const WS_OPEN = 1;
 
 export class DeepgramSttEngine implements SttEngine {
   readonly name = "deepgram";
+  readonly speechStartIsReliable = false;
   private readonly client: DeepgramClient;
   private readonly settings: Settings;
   private readonly logger: SttLogger;
@@ -160,6 +162,7 @@ class DeepgramSttSession implements SttSession {
   private streamBytes = 0;
   /** Where the current connection's audio starts in the call's stream, in seconds. */
   private connectionOffsetSeconds = 0;
+  private readonly turns = new DeepgramSpeechTurns((event) => this.emit(event));
   private droppedBytes = 0;
   private audioSinceKeepAliveCheck = false;
   private finalizeWhenOpen = false;
@@ -356,6 +359,8 @@ class DeepgramSttSession implements SttSession {
       { callId: this.callId, engine: "stt", code, reason: reason || undefined },
       "deepgram connection lost; reconnecting",
     );
+    // Results for the audio in flight are lost with the connection: the caller's speech ends where it got to.
+    this.turns.interrupt(this.streamBytes / this.bytesPerSecond);
     // The first reconnect goes at once: a blip should cost no more than the handshake.
     this.scheduleConnect(0);
   }
@@ -370,7 +375,7 @@ class DeepgramSttSession implements SttSession {
     const parsed = parseDeepgramMessage(message, this.connectionOffsetSeconds);
     switch (parsed.kind) {
       case "event":
-        this.emit(parsed.event);
+        this.turns.accept(parsed.event);
         return;
       case "skip":
         return;

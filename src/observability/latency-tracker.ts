@@ -42,7 +42,7 @@ export class LatencyTracker {
     this.speechEndedAt = this.clockTimeOf(audioSeconds);
   }
 
-  /** The recogniser says the last word ended `audioSeconds` in (Deepgram's UtteranceEnd): a finer end, if still open. */
+  /** The recogniser says the speech ended `audioSeconds` in: a finer end, if still open. */
   lastWordEnded(audioSeconds: number): void {
     if (this.speechEndedAt === undefined) return;
     this.speechEndedAt = Math.min(this.speechEndedAt, this.clockTimeOf(audioSeconds));

@@ -19,6 +19,7 @@ export function timeEngines(engines: CallEngines, tracker: LatencyTracker): Call
 function timedStt(stt: SttEngine, tracker: LatencyTracker): SttEngine {
   return {
     name: stt.name,
+    speechStartIsReliable: stt.speechStartIsReliable,
     open(options) {
       const session = stt.open({
         ...options,
@@ -41,9 +42,9 @@ function timedStt(stt: SttEngine, tracker: LatencyTracker): SttEngine {
 }
 
 function noteSttEvent(event: SttEvent, tracker: LatencyTracker): void {
-  if (event.type === "transcript" && event.text.trim() !== "")
-    tracker.callerWords(event.start + event.duration);
-  else if (event.type === "utteranceEnd") tracker.lastWordEnded(event.lastWordEnd);
+  if ((event.type === "interim" || event.type === "final") && event.text.trim() !== "")
+    tracker.callerWords(event.end);
+  else if (event.type === "speechEnded") tracker.lastWordEnded(event.at);
 }
 
 function timedLlm(llm: LlmClient, tracker: LatencyTracker): LlmClient {

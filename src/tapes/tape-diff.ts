@@ -203,13 +203,11 @@ export function describe(entry: TapeEntry): string {
     case "twilio.dtmf":
       return `twilio.dtmf ${entry.digit}`;
     case "stt.speechStarted":
-      return `stt.speechStarted at ${entry.timestamp} s`;
-    case "stt.transcript": {
-      const kind = entry.speechFinal ? "speech_final" : entry.isFinal ? "final" : "interim";
-      return `stt.transcript ${quote(entry.text, 60)} (${kind})`;
-    }
-    case "stt.utteranceEnd":
-      return `stt.utteranceEnd (last word ended at ${entry.lastWordEnd} s)`;
+    case "stt.speechEnded":
+      return `${entry.in} at ${entry.at} s`;
+    case "stt.interim":
+    case "stt.final":
+      return `${entry.in} ${quote(entry.text, 60)} (${entry.start}-${entry.end} s)`;
     case "stt.failed":
     case "llm.error":
     case "tts.error":

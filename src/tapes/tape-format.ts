@@ -17,7 +17,12 @@ import { z } from "zod";
 import { type CallConfig, callConfig } from "../../machines/call-config.js";
 
 export const TAPE_FORMAT = "officero-ear call tape";
-export const TAPE_VERSION = 1;
+/**
+ * 2: STT inputs in the vendor-neutral vocabulary (speechStarted, interim, final, speechEnded), and
+ * `speechEndTimeoutMs` / `bargeInSpeechMs` in place of `endOfTurnMaxWaitMs`. Version 1 tapes held Deepgram's
+ * shapes, which the call no longer reads: re-record them.
+ */
+export const TAPE_VERSION = 2;
 
 /** An engine failure as a tape stores it (an `EngineError` without its stack). */
 const recordedError = z.object({
@@ -49,9 +54,10 @@ const recordedConfig = z.looseObject({
     })
     .optional(),
   transferNumber: z.string().nullable().optional(),
-  endOfTurnMaxWaitMs: z.number().optional(),
+  speechEndTimeoutMs: z.number().optional(),
   dtmfEndOfTurnMs: z.number().optional(),
   bargeInMinWords: z.number().optional(),
+  bargeInSpeechMs: z.number().nullable().optional(),
   backchannels: z.array(z.string()).readonly().optional(),
   idleRepromptMs: z.number().optional(),
   maxReprompts: z.number().optional(),
@@ -93,6 +99,9 @@ const chatMessage = z.union([
 ]);
 const toolCall = z.object({ id: z.string(), name: z.string(), arguments: z.string() });
 
+/** The words of an interim or final STT result, with the stream times (s) of the audio they cover. */
+const words = z.object({ text: z.string(), start: z.number(), end: z.number(), confidence: z.number() });
+
 const inputSchema = z.discriminatedUnion("in", [
   z.object({
     t,
@@ -105,18 +114,10 @@ const inputSchema = z.discriminatedUnion("in", [
   z.object({ t, in: z.literal("twilio.dtmf"), digit: z.string() }),
   z.object({ t, in: z.literal("twilio.stop") }),
   z.object({ t, in: z.literal("socket.closed") }),
-  z.object({ t, in: z.literal("stt.speechStarted"), timestamp: z.number() }),
-  z.object({
-    t,
-    in: z.literal("stt.transcript"),
-    text: z.string(),
-    isFinal: z.boolean(),
-    speechFinal: z.boolean(),
-    start: z.number(),
-    duration: z.number(),
-    confidence: z.number(),
-  }),
-  z.object({ t, in: z.literal("stt.utteranceEnd"), lastWordEnd: z.number() }),
+  z.object({ t, in: z.literal("stt.speechStarted"), at: z.number() }),
+  z.object({ t, in: z.literal("stt.interim"), ...words.shape }),
+  z.object({ t, in: z.literal("stt.final"), ...words.shape }),
+  z.object({ t, in: z.literal("stt.speechEnded"), at: z.number() }),
   z.object({ t, in: z.literal("stt.failed"), error: recordedError }),
   z.object({ t, in: z.literal("llm.text"), req, text: z.string() }),
   z.object({ t, in: z.literal("llm.toolCall"), req, call: toolCall }),
@@ -196,8 +197,9 @@ export function isOutput(entry: TapeEntry): entry is TapeOutput {
   return "out" in entry;
 }
 
+/** Neither an input nor an output (an STT input's words also have an `end`: the time they end at). */
 export function isEnd(entry: TapeEntry): entry is TapeEnd {
-  return "end" in entry;
+  return !("in" in entry) && !("out" in entry) && "end" in entry;
 }
 
 /** Reads a tape. Throws a `TapeFormatError` naming the line and what is wrong with it. */
@@ -210,7 +212,9 @@ export function parseTape(text: string, source = "tape"): Tape {
 
   const header = parseLine(lines[0] as string, 1, source, (json) => {
     if (typeof json === "object" && json !== null && "version" in json && json.version !== TAPE_VERSION) {
-      return `tape format version ${String(json.version)} is not supported (this build reads version ${TAPE_VERSION})`;
+      return json.version === 1
+        ? "tape format version 1 holds Deepgram-shaped STT results, which this build's call no longer reads (see TAPE_VERSION): record the call again"
+        : `tape format version ${String(json.version)} is not supported (this build reads version ${TAPE_VERSION})`;
     }
     const parsed = headerSchema.safeParse(json);
     return parsed.success ? parsed.data : `not a tape header: ${describeIssues(parsed.error)}`;

@@ -51,8 +51,9 @@ export class TapePlayers {
   deliver(input: EngineInput): void {
     switch (input.in) {
       case "stt.speechStarted":
-      case "stt.transcript":
-      case "stt.utteranceEnd":
+      case "stt.interim":
+      case "stt.final":
+      case "stt.speechEnded":
       case "stt.failed":
         this.sttEvents?.(sttEvent(input));
         break;
@@ -92,6 +93,8 @@ export class TapePlayers {
   private sttPlayer(name: string): SttEngine {
     return {
       name,
+      // The tape's configuration already holds what this decided (`bargeInSpeechMs`), and replay uses it as is.
+      speechStartIsReliable: true,
       open: ({ onEvent }) => {
         this.sttEvents = onEvent;
         return {
@@ -229,16 +232,12 @@ class Deferred {
 
 function sttEvent(input: Extract<EngineInput, { in: `stt.${string}` }>): SttEvent {
   switch (input.in) {
-    case "stt.speechStarted":
-      return { type: "speechStarted", timestamp: input.timestamp };
-    case "stt.transcript": {
-      const { t: _t, in: _in, ...result } = input;
-      return { type: "transcript", ...result };
-    }
-    case "stt.utteranceEnd":
-      return { type: "utteranceEnd", lastWordEnd: input.lastWordEnd };
     case "stt.failed":
       return { type: "failed", error: engineError(input.error) };
+    default: {
+      const { t: _t, in: type, ...fields } = input;
+      return { type: type.slice("stt.".length), ...fields } as SttEvent;
+    }
   }
 }
 

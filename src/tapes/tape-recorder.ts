@@ -177,6 +177,7 @@ export class CallTapeRecorder {
   private wrapStt(stt: SttEngine): SttEngine {
     return {
       name: stt.name,
+      speechStartIsReliable: stt.speechStartIsReliable,
       open: (options) => {
         this.write({ out: "stt.open" });
         let open = true;
@@ -341,16 +342,12 @@ export function stateName(value: unknown): string {
 
 function sttInput(event: SttEvent): Untimed<TapeInput> {
   switch (event.type) {
-    case "speechStarted":
-      return { in: "stt.speechStarted", timestamp: event.timestamp };
-    case "transcript": {
-      const { type: _type, ...result } = event;
-      return { in: "stt.transcript", ...result };
-    }
-    case "utteranceEnd":
-      return { in: "stt.utteranceEnd", lastWordEnd: event.lastWordEnd };
     case "failed":
       return { in: "stt.failed", error: recordedError("stt", event.error) };
+    default: {
+      const { type, ...fields } = event;
+      return { in: `stt.${type}`, ...fields } as Untimed<TapeInput>;
+    }
   }
 }
 

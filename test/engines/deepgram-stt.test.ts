@@ -76,9 +76,13 @@ function open(e: DeepgramSttEngine, callId = "CA-test"): { session: SttSession; 
 }
 
 const until = (check: () => void) => vi.waitFor(check, { timeout: 8000, interval: 5 });
+type Words = Extract<SttEvent, { type: "interim" | "final" }>;
 const transcripts = (events: SttEvent[]) =>
-  events.filter((e): e is Extract<SttEvent, { type: "transcript" }> => e.type === "transcript");
-const finals = (events: SttEvent[]) => transcripts(events).filter((e) => e.isFinal);
+  events.filter((e): e is Words => e.type === "interim" || e.type === "final");
+const finals = (events: SttEvent[]) => transcripts(events).filter((e) => e.type === "final");
+/** Deepgram sent its UtteranceEnd (after the last results): everything of the utterance was reported. */
+const utteranceOver = (connection: { sent: { type?: unknown }[] } | undefined) =>
+  expect(connection?.sent.some((m) => m.type === "UtteranceEnd")).toBe(true);
 const bytesOf = (connection: { audioChunks: Buffer[] } | undefined) =>
   Uint8Array.from(Buffer.concat(connection?.audioChunks ?? []));
 
@@ -88,7 +92,8 @@ describe("DeepgramSttEngine streaming", () => {
     const { session, events } = open(engine({ keyterms: ["Officero"] }));
     sendFrames(session, concat(speech("deepgram-testing-websocket"), silence(1500)));
 
-    await until(() => expect(events.at(-1)?.type).toBe("utteranceEnd"));
+    await until(() => utteranceOver(fake.connections[0]));
+    await until(() => expect(events.at(-1)?.type).toBe("speechEnded"));
     const connection = fake.connections[0];
     expect(connection?.headers.authorization).toBe(`Token ${fake.apiKey}`);
     expect(Object.fromEntries(connection?.query ?? [])).toMatchObject({
@@ -105,15 +110,19 @@ describe("DeepgramSttEngine streaming", () => {
       keyterm: "Officero",
     });
 
-    expect(events[0]?.type).toBe("speechStarted");
+    // One utterance: speech started, interim words, the final, and speech_final's end of speech.
+    const types = events.map((e) => e.type);
+    expect(types[0]).toBe("speechStarted");
+    expect(types.filter((t) => t === "speechStarted")).toHaveLength(1);
+    expect(types.slice(-2)).toEqual(["final", "speechEnded"]);
+    expect(types.filter((t) => t === "interim").length).toBeGreaterThan(0);
     const results = transcripts(events);
-    expect(results.filter((e) => !e.isFinal).length).toBeGreaterThan(0);
     expect(finals(events)).toHaveLength(1);
-    const final = finals(events)[0];
-    expect(final).toMatchObject({ text: "Testing. 123. Testing. 123.", isFinal: true, speechFinal: true });
+    const final = finals(events)[0] as Words;
+    expect(final.text).toBe("Testing. 123. Testing. 123.");
     // Every event is what the fake sent, field for field.
     const sentResults = connection?.sent.filter((m) => m.type === "Results") ?? [];
-    expect(results.map((e) => [e.text, e.isFinal, e.start, e.duration])).toEqual(
+    expect(results.map((e) => [e.text, e.type === "final", e.start, e.end])).toEqual(
       sentResults
         .filter(
           (m) => (m.channel as { alternatives: { transcript: string }[] }).alternatives[0]?.transcript !== "",
@@ -122,13 +131,13 @@ describe("DeepgramSttEngine streaming", () => {
           (m.channel as { alternatives: { transcript: string }[] }).alternatives[0]?.transcript,
           m.is_final,
           m.start,
-          m.duration,
+          Math.round(((m.start as number) + (m.duration as number)) * 1000) / 1000,
         ]),
     );
     const started = events[0] as Extract<SttEvent, { type: "speechStarted" }>;
-    const ended = events.at(-1) as Extract<SttEvent, { type: "utteranceEnd" }>;
-    expect(started.timestamp).toBe(connection?.sent.find((m) => m.type === "SpeechStarted")?.timestamp);
-    expect(ended.lastWordEnd).toBeGreaterThan(started.timestamp);
+    const ended = events.at(-1) as Extract<SttEvent, { type: "speechEnded" }>;
+    expect(started.at).toBe(connection?.sent.find((m) => m.type === "SpeechStarted")?.timestamp);
+    expect(ended.at).toBe(final.end);
   });
 
   it("loses no audio sent before the socket opened, even from a reused frame buffer", async () => {
@@ -172,7 +181,7 @@ describe("DeepgramSttEngine streaming", () => {
 
     await until(() => expect(finals(events)).toHaveLength(1));
     expect(fake.connections[0]?.controls).toEqual(["Finalize"]);
-    expect(finals(events)[0]).toMatchObject({ text: "yes", isFinal: true, speechFinal: false });
+    expect(finals(events)[0]).toMatchObject({ type: "final", text: "yes" });
     expect(fake.connections[0]?.sent.at(-1)).toMatchObject({ type: "Results", from_finalize: true });
   });
 
@@ -198,7 +207,8 @@ describe("DeepgramSttEngine streaming", () => {
     const { session, events } = open(engine({ encoding: "linear16" }));
     sendFrames(session, audio);
 
-    await until(() => expect(events.at(-1)?.type).toBe("utteranceEnd"));
+    await until(() => utteranceOver(fake.connections[0]));
+    await until(() => expect(events.at(-1)?.type).toBe("speechEnded"));
     const connection = fake.connections[0];
     expect(connection?.query.get("encoding")).toBe("linear16");
     expect(connection?.query.get("sample_rate")).toBe("16000");
@@ -216,7 +226,8 @@ describe("DeepgramSttEngine reconnect", () => {
     const second = concat(speech("speechcommands-no_1000ms"), silence(1500));
     const { session, events } = open(engine());
     sendFrames(session, first);
-    await until(() => expect(events.at(-1)?.type).toBe("utteranceEnd"));
+    await until(() => utteranceOver(fake.connections[0]));
+    await until(() => expect(events.at(-1)?.type).toBe("speechEnded"));
     await until(() => expect(fake.connections[0]?.audioBytes).toBe(first.length));
 
     fake.refuseNextHandshakes(2, 503); // Deepgram stays away for two attempts
@@ -234,7 +245,7 @@ describe("DeepgramSttEngine reconnect", () => {
     const sentOnSecond = fake.connections[1]?.sent.find((m) => m.type === "SpeechStarted")
       ?.timestamp as number;
     const startedAgain = events.filter((e) => e.type === "speechStarted")[1];
-    expect(startedAgain).toEqual({ type: "speechStarted", timestamp: sentOnSecond + offset });
+    expect(startedAgain).toEqual({ type: "speechStarted", at: sentOnSecond + offset });
     expect(logs.some((l) => l.level === "warn" && /connection lost/.test(l.message))).toBe(true);
     expect(logs.some((l) => l.level === "info" && /reconnected/.test(l.message))).toBe(true);
     expect(events.some((e) => e.type === "failed")).toBe(false);
@@ -290,7 +301,7 @@ describe("DeepgramSttEngine reconnect", () => {
 });
 
 describe("DeepgramSttEngine messages", () => {
-  it("maps real captured results, keeps empty finals and drops malformed messages with a log line", async () => {
+  it("maps real captured results onto the caller's speech, and drops malformed messages with a log line", async () => {
     const { session, events } = open(engine());
     await fake.waitFor("a connection", () => fake.connections.length === 1);
     const realFinal = JSON.parse(
@@ -303,31 +314,25 @@ describe("DeepgramSttEngine messages", () => {
     fake.inject(0, { type: "Results", is_final: true, channel: [0, 1] });
     fake.inject(0, { type: "SomethingNew", detail: 1 });
     fake.inject(0, { ...emptyFinal, is_final: false }); // an empty interim: nothing to say
-    fake.inject(0, emptyFinal);
+    fake.inject(0, emptyFinal); // an empty final while nobody speaks: nothing either
     fake.inject(0, realFinal);
+    // After speech_final ended the utterance, its UtteranceEnd has nothing left to end.
     fake.inject(0, { type: "UtteranceEnd", channel: [0, 1], last_word_end: 3.64 });
+    fake.inject(0, { type: "SpeechStarted", channel: [0, 1], timestamp: 5.1 });
 
-    await until(() => expect(events.at(-1)?.type).toBe("utteranceEnd"));
+    await until(() => expect(events.at(-1)?.type).toBe("speechStarted"));
     expect(events).toEqual([
+      // Words without a SpeechStarted before them: they start the speech.
+      { type: "speechStarted", at: 0.74 },
       {
-        type: "transcript",
-        text: "",
-        isFinal: true,
-        speechFinal: true,
-        start: 0,
-        duration: 0.74,
-        confidence: 0,
-      },
-      {
-        type: "transcript",
+        type: "final",
         text: "Testing. 123. Testing. 123.",
-        isFinal: true,
-        speechFinal: true,
         start: 0.74,
-        duration: 3.08,
+        end: 3.82,
         confidence: 0.987885,
       },
-      { type: "utteranceEnd", lastWordEnd: 3.64 },
+      { type: "speechEnded", at: 3.82 },
+      { type: "speechStarted", at: 5.1 },
     ]);
     const dropped = logs.filter((l) => l.level === "warn" && /message dropped/.test(l.message));
     expect(dropped.map((l) => l.message)).toEqual([

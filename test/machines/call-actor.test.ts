@@ -91,15 +91,8 @@ describe("startCall", () => {
       },
       start: { callSid: CALL_SID, streamSid: STREAM_SID, customParameters: {} },
     });
-    fakes.stt.emit({
-      type: "transcript",
-      text: "hold on please",
-      isFinal: false,
-      speechFinal: false,
-      start: 0,
-      duration: 1,
-      confidence: 1,
-    });
+    fakes.stt.emit({ type: "speechStarted", at: 0 });
+    fakes.stt.emit({ type: "interim", text: "hold on please", start: 0, end: 1, confidence: 1 });
     await settle();
     expect(call.actor.getSnapshot().status).toBe("error");
     expect(logs).toEqual([

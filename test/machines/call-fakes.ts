@@ -66,6 +66,7 @@ export class CountingClock implements CallClock {
 
 export class FakeSttSession implements SttSession {
   framesReceived = 0;
+  finalizeRequests = 0;
   closed = false;
 
   constructor(readonly onEvent: (event: SttEvent) => void) {}
@@ -75,7 +76,7 @@ export class FakeSttSession implements SttSession {
   }
 
   finalize(): void {
-    // The call actor never asks for a flush: it ends a turn that lacks its final on the interim guess.
+    this.finalizeRequests += 1;
   }
 
   async close(): Promise<void> {
@@ -86,6 +87,9 @@ export class FakeSttSession implements SttSession {
 export class FakeStt implements SttEngine {
   readonly name = "fake-stt";
   readonly sessions: FakeSttSession[] = [];
+
+  /** true: plays a VAD-backed recogniser (Whisper with Silero); false: a streaming one (Deepgram). */
+  constructor(readonly speechStartIsReliable = false) {}
 
   open(options: { callId: string; onEvent: (event: SttEvent) => void }): SttSession {
     const session = new FakeSttSession(options.onEvent);
@@ -101,6 +105,13 @@ export class FakeStt implements SttEngine {
 
   emit(event: SttEvent): void {
     this.session.onEvent(event);
+  }
+
+  /** The caller says `text` in one breath between `start` and `end` (s): what any recogniser reports of it. */
+  utterance(text: string, start = 0, end = start + 1): void {
+    this.emit({ type: "speechStarted", at: start });
+    this.emit({ type: "final", text, start, end, confidence: 0.9 });
+    this.emit({ type: "speechEnded", at: end });
   }
 }
 

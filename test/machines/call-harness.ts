@@ -6,8 +6,10 @@
 
 import type { CallEmitted, CallLogLevel } from "../../machines/call.machine.js";
 import { createCallActor } from "../../machines/call-actor.js";
-import { type CallConfig, callConfig } from "../../machines/call-config.js";
+import { type CallConfig, callConfig, forRecogniser } from "../../machines/call-config.js";
 import type { ChatMessage } from "../../machines/engines.js";
+import type { DeepgramEvent } from "../../src/engines/deepgram/messages.js";
+import { DeepgramSpeechTurns } from "../../src/engines/deepgram/speech-turns.js";
 import {
   CountingClock,
   cachedPhrases,
@@ -25,6 +27,8 @@ export interface TestCallOptions {
   config?: Parameters<typeof callConfig>[0];
   /** Fixed phrases prepared before the call (default true); false makes them go through live TTS. */
   cachePhrases?: boolean;
+  /** The recogniser is VAD-backed (`speechStartIsReliable`), as Whisper is; default false (Deepgram). */
+  vadRecogniser?: boolean;
 }
 
 /** Lets every pending promise callback and microtask of the fakes and the speech actor run. */
@@ -34,11 +38,11 @@ export async function settle(): Promise<void> {
 
 export function startTestCall(options: TestCallOptions = {}) {
   const clock = new CountingClock();
-  const stt = new FakeStt();
+  const stt = new FakeStt(options.vadRecogniser ?? false);
   const llm = new ScriptedLlm();
   const tts = new FakeTts();
   const telephony = new RecordingTelephony();
-  const config: CallConfig = callConfig(options.config);
+  const config: CallConfig = forRecogniser(callConfig(options.config), stt);
   const phrases = options.cachePhrases === false ? undefined : cachedPhrases(Object.values(config.phrases));
   const logs: { level: CallLogLevel; message: string; details: Record<string, unknown> }[] = [];
   const emitted: CallEmitted[] = [];
@@ -112,6 +116,8 @@ export function startTestCall(options: TestCallOptions = {}) {
       await settle();
     },
 
+    // Deepgram's results, through the adapter's real mapping to the call's STT events ----------------------
+
     /** An interim result: the recogniser's current guess for the utterance in progress. */
     async interim(text: string): Promise<void> {
       await result(text, { isFinal: false, speechFinal: false, advance: false });
@@ -125,11 +131,22 @@ export function startTestCall(options: TestCallOptions = {}) {
       await result(text, { isFinal: true, speechFinal: true, advance: true });
     },
     async utteranceEnd(): Promise<void> {
-      stt.emit({ type: "utteranceEnd", lastWordEnd: sttTime });
-      await settle();
+      await deepgram({ type: "utteranceEnd", lastWordEnd: sttTime });
     },
     async speechStarted(): Promise<void> {
-      stt.emit({ type: "speechStarted", timestamp: sttTime });
+      await deepgram({ type: "speechStarted", timestamp: sttTime });
+    },
+
+    // A VAD-segmented recogniser (Whisper): the call's STT events as such an engine emits them ------------
+
+    async vad(event: "speechStarted" | "speechEnded"): Promise<void> {
+      stt.emit({ type: event, at: sttTime });
+      await settle();
+    },
+    /** Words of the open segment (`interim`) or of the whole segment once it closed (`final`). */
+    async vadWords(type: "interim" | "final", text: string): Promise<void> {
+      stt.emit({ type, text, start: sttTime, end: sttTime + 1, confidence: 0.9 });
+      if (type === "final") sttTime += 1;
       await settle();
     },
 
@@ -147,9 +164,14 @@ export function startTestCall(options: TestCallOptions = {}) {
     },
   };
 
+  const turns = new DeepgramSpeechTurns((event) => stt.emit(event));
+  async function deepgram(event: DeepgramEvent) {
+    turns.accept(event);
+    await settle();
+  }
   async function result(text: string, kind: { isFinal: boolean; speechFinal: boolean; advance: boolean }) {
-    stt.emit({
-      type: "transcript",
+    turns.accept({
+      type: "results",
       text,
       isFinal: kind.isFinal,
       speechFinal: kind.speechFinal,

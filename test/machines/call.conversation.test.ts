@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { defaultCallConfig } from "../../machines/call-config.js";
 import { greetedCall, startTestCall } from "./call-harness.js";
-import { deepgramResult, sseTextDeltas } from "./real-fixtures.js";
+import { deepgramEvents, sseTextDeltas } from "./real-fixtures.js";
 
 const { greeting } = defaultCallConfig.phrases;
 const SYSTEM = { role: "system", content: defaultCallConfig.systemPrompt } as const;
@@ -31,7 +31,7 @@ describe("a conversation", () => {
     const call = await greetedCall();
 
     // Turn 1: real Deepgram final, real gpt-4o token stream.
-    call.stt.emit(deepgramResult("nova3-testing.final-result.json"));
+    for (const event of deepgramEvents("nova3-testing.final-result.json")) call.stt.emit(event);
     await call.replies(...sseTextDeltas("openai-gpt-4o-text.sse"));
     const firstAnswer = [
       "I'm unable to provide real-time weather updates. ",
@@ -112,7 +112,7 @@ describe("a conversation", () => {
   it("ignores a speech_final with an empty transcript, and ends the turn on one once words were heard", async () => {
     const call = await greetedCall();
     // Deepgram's real final for leading silence: speech_final, no words.
-    call.stt.emit(deepgramResult("base-testing.final-result.json"));
+    for (const event of deepgramEvents("base-testing.final-result.json")) call.stt.emit(event);
     await call.speechFinal("");
     expect(call.state()).toBe("active.listening.waiting");
     expect(call.llm.requests).toHaveLength(0);
@@ -145,17 +145,22 @@ describe("a conversation", () => {
     expect(call.llm.current.messages.at(-1)).toEqual({ role: "user", content: "hello is anyone there" });
   });
 
-  it("ends a turn that never gets a final after endOfTurnMaxWaitMs, and does not count the late final twice", async () => {
+  it("closes an utterance whose end never comes after speechEndTimeoutMs, asking the recogniser to finalize, and does not count the late final twice", async () => {
     const call = await greetedCall();
-    const wait = call.config.endOfTurnMaxWaitMs;
+    const wait = call.config.speechEndTimeoutMs;
     await call.interim("hello");
     await call.advance(wait - 1);
     await call.interim("hello is anyone there"); // new words: the wait starts again
     await call.advance(wait - 1);
     expect(call.state()).toBe("active.listening.hearing");
     expect(call.llm.requests).toHaveLength(0);
+    expect(call.stt.session.finalizeRequests).toBe(0);
     await call.advance(1);
+    expect(call.stt.session.finalizeRequests).toBe(1);
     expect(call.llm.current.messages.at(-1)).toEqual({ role: "user", content: "hello is anyone there" });
+    expect(call.logs.map((line) => line.message)).toContain(
+      "the recogniser never said the caller stopped speaking; taking what it heard",
+    );
 
     // The final for the same audio arrives late: already answered, so neither a talk-on nor a new turn.
     await call.speechFinal("Hello, is anyone there?");
@@ -164,9 +169,9 @@ describe("a conversation", () => {
     expect(call.llm.current.aborted).toBe(false);
   });
 
-  it("does not reset the maximum wait on repeated interim results with no new words", async () => {
+  it("does not reset the wait for the end of speech on repeated interim results with no new words", async () => {
     const call = await greetedCall();
-    const wait = call.config.endOfTurnMaxWaitMs;
+    const wait = call.config.speechEndTimeoutMs;
     await call.interim("hello");
     await call.advance(wait / 2);
     await call.interim("hello"); // Deepgram repeats interims during silence
@@ -174,13 +179,16 @@ describe("a conversation", () => {
     expect(call.llm.current.messages.at(-1)).toEqual({ role: "user", content: "hello" });
   });
 
-  it("holds the idle reprompt while the caller starts to speak, and resumes it after noise without words", async () => {
+  it("never reprompts while the caller is speaking, and resumes the idle wait after a noise without words", async () => {
     const call = await greetedCall();
-    const { idleRepromptMs, endOfTurnMaxWaitMs } = call.config;
+    const { idleRepromptMs } = call.config;
     await call.advance(idleRepromptMs - 1);
     await call.speechStarted();
     expect(call.state()).toBe("active.listening.hearing");
-    await call.advance(endOfTurnMaxWaitMs);
+    await call.advance(idleRepromptMs);
+    expect(call.sent()).toEqual([]);
+    // Deepgram closes the stretch of audio with an empty final: it was noise.
+    await call.final("");
     expect(call.state()).toBe("active.listening.waiting");
     expect(call.llm.requests).toHaveLength(0);
     await call.advance(idleRepromptMs - 1);

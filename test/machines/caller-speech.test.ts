@@ -13,13 +13,14 @@ import {
   passesBargeInGate,
   pressKey,
   silentCaller,
+  startUtterance,
   type TranscriptResult,
   takeTurn,
   utteranceText,
 } from "../../machines/caller-speech.js";
 
 function result(text: string, start: number, kind: "interim" | "final" = "final"): TranscriptResult {
-  return { text, isFinal: kind === "final", speechFinal: false, start, duration: 1 };
+  return { text, isFinal: kind === "final", start, end: start + 1 };
 }
 
 function heard(...results: TranscriptResult[]): CallerSpeech {
@@ -54,6 +55,19 @@ describe("caller speech", () => {
     expect(late).toBe(ended);
     expect(bringsNewWords(ended, result("Hello, is anyone there?", 4))).toBe(false);
     expect(utteranceText(hear(ended, result("Yes.", 6)))).toBe("Yes.");
+  });
+
+  it("keeps the caller mid-utterance from the start of their speech to its end, words or not", () => {
+    const speaking = startUtterance(silentCaller);
+    expect(isMidUtterance(speaking)).toBe(true);
+    expect(startUtterance(speaking)).toBe(speaking);
+    const withWords = endUtterance(hear(speaking, result("Hello.", 0)));
+    expect(withWords.speaking).toBe(false);
+    expect(hasFinishedTurn(withWords)).toBe(true);
+    // Speech with words but not yet ended is not a finished turn, nor is a noise that ended.
+    expect(hasFinishedTurn(startUtterance(withWords))).toBe(false);
+    expect(hasFinishedTurn(endUtterance(speaking))).toBe(false);
+    expect(dropUtterance(speaking).speaking).toBe(false);
   });
 
   it("forgets a dropped utterance entirely", () => {

@@ -1,36 +1,24 @@
 /**
  * Real engine output from fixtures/real (see its SOURCES.md), turned into what the ports carry:
- * Deepgram `Results` as SttEvents, OpenAI SSE content deltas as the text chunks an LlmClient yields.
+ * Deepgram `Results` as the SttEvents the adapter's real parsing and mapping make of them, OpenAI SSE
+ * content deltas as the text chunks an LlmClient yields.
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { SttEvent } from "../../machines/engines.js";
+import { parseDeepgramMessage } from "../../src/engines/deepgram/messages.js";
+import { DeepgramSpeechTurns } from "../../src/engines/deepgram/speech-turns.js";
 
 const FIXTURES = fileURLToPath(new URL("../../fixtures/real/", import.meta.url));
 
-interface DeepgramResults {
-  type: "Results";
-  start: number;
-  duration: number;
-  is_final: boolean;
-  speech_final: boolean;
-  channel: { alternatives: { transcript: string; confidence: number }[] };
-}
-
-/** A real Deepgram live `Results` message as the transcript event an STT adapter reports. */
-export function deepgramResult(name: string): Extract<SttEvent, { type: "transcript" }> {
-  const results = JSON.parse(readFileSync(`${FIXTURES}deepgram-live/${name}`, "utf8")) as DeepgramResults;
-  const best = results.channel.alternatives[0];
-  if (!best) throw new Error(`${name}: no alternative`);
-  return {
-    type: "transcript",
-    text: best.transcript,
-    isFinal: results.is_final,
-    speechFinal: results.speech_final,
-    start: results.start,
-    duration: results.duration,
-    confidence: best.confidence,
-  };
+/** A real Deepgram live message, as the STT adapter reports it to the call (a new session's mapping). */
+export function deepgramEvents(name: string): SttEvent[] {
+  const message: unknown = JSON.parse(readFileSync(`${FIXTURES}deepgram-live/${name}`, "utf8"));
+  const parsed = parseDeepgramMessage(message, 0);
+  if (parsed.kind !== "event") throw new Error(`${name}: not a Deepgram event (${parsed.kind})`);
+  const events: SttEvent[] = [];
+  new DeepgramSpeechTurns((event) => events.push(event)).accept(parsed.event);
+  return events;
 }
 
 /** The non-empty `delta.content` strings of a real OpenAI-compatible SSE stream, in order. */

@@ -88,10 +88,13 @@ describe("call observer", () => {
       "0 connecting",
       "0 active.greeting",
       "0 active.listening.waiting",
+      // The caller speaks, and their speech ends: the turn is theirs.
+      "0 active.listening.hearing",
       "1 active.replying.thinking.waitingForLlm",
       "1 active.replying.thinking.waitingForSpeech",
       "1 active.replying.speaking.playing",
       "1 active.listening.waiting",
+      "1 active.listening.hearing",
       "2 active.replying.thinking.waitingForLlm",
       "2 active.replying.thinking.waitingForSpeech",
       "2 active.replying.speaking.playing",

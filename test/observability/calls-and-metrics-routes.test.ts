@@ -130,15 +130,7 @@ describe("GET /calls and GET /metrics during a call", () => {
     expect(started.logs.raw.join("\n")).not.toContain(API_KEY);
 
     await echoMarks();
-    started.stt.emit({
-      type: "transcript",
-      text: "Do you fix ceiling lights?",
-      isFinal: true,
-      speechFinal: true,
-      start: 0,
-      duration: 1.2,
-      confidence: 0.97,
-    });
+    started.stt.utterance("Do you fix ceiling lights?", 0, 1.2);
     await settle();
     const thinking = await listCalls(app, `bearer ${API_KEY}`);
     expect(thinking.body.calls?.map((call) => [call.state, call.turn])).toEqual([

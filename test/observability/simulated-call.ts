@@ -83,28 +83,15 @@ export function startSimulatedCall(instruments: CallInstrument[]) {
       for (let i = 0; i < seconds * 50; i += 1) handler.onAudio(frame);
       const start = audioSeconds;
       audioSeconds += seconds;
-      stt.emit({
-        type: "transcript",
-        text,
-        isFinal: true,
-        speechFinal: true,
-        start,
-        duration: seconds,
-        confidence: 0.98,
-      });
+      stt.emit({ type: "speechStarted", at: start });
+      stt.emit({ type: "final", text, start, end: audioSeconds, confidence: 0.98 });
+      stt.emit({ type: "speechEnded", at: audioSeconds });
       await settle();
     },
     /** An interim result while the agent speaks: enough words to pass the barge-in gate. */
     async interrupts(text: string): Promise<void> {
-      stt.emit({
-        type: "transcript",
-        text,
-        isFinal: false,
-        speechFinal: false,
-        start: audioSeconds,
-        duration: 0.5,
-        confidence: 0.9,
-      });
+      stt.emit({ type: "speechStarted", at: audioSeconds });
+      stt.emit({ type: "interim", text, start: audioSeconds, end: audioSeconds + 0.5, confidence: 0.9 });
       await settle();
     },
     async replies(text: string): Promise<void> {

@@ -87,16 +87,10 @@ describe("the Stately inspector", () => {
     const events = messages.filter((m) => m.type === "@xstate.event");
     const sentToCall = events.filter((m) => m.sessionId === rootId).map((m) => m.event.type);
     expect(sentToCall).toEqual(
-      expect.arrayContaining([
-        "twilio.start",
-        "stt.transcript",
-        "llm.firstChunk",
-        "speech.done",
-        "twilio.mark",
-      ]),
+      expect.arrayContaining(["twilio.start", "stt.final", "llm.firstChunk", "speech.done", "twilio.mark"]),
     );
     const sttSession = actors.find((m) => m.name === "stt")?.sessionId;
-    expect(events.find((m) => m.event.type === "stt.transcript")?.sourceId).toBe(sttSession);
+    expect(events.find((m) => m.event.type === "stt.final")?.sourceId).toBe(sttSession);
     expect(events.some((m) => m.sessionId === sttSession && m.event.type === "xstate.init")).toBe(true);
 
     const snapshots = messages.filter((m) => m.type === "@xstate.snapshot");

@@ -76,7 +76,7 @@ describe("a deliberate change to a turn-taking setting", () => {
     );
     // Just before: the two-word interim result that cut the agent off in the recording.
     const before = lines.indexOf("  recorded:") - 1;
-    expect(lines[before]).toMatch(/in {3}stt\.transcript "Sorry, it's" \(interim\)$/);
+    expect(lines[before]).toMatch(/in {3}stt\.interim "Sorry, it's" \([0-9.]+-[0-9.]+ s\)$/);
     expect(lines[before + 2]).toMatch(
       /^ {4}- +\d+\.\d ms {2}out {2}emit bargeIn \{"turn":1,"heard":1,"sent":2\}$/,
     );

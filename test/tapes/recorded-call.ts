@@ -73,18 +73,19 @@ export function startRecordedCall(
   });
   actor.start();
   let sttTime = 0;
+  let speaking = false;
 
-  const transcript = async (text: string, isFinal: boolean, speechFinal: boolean) => {
-    stt.emit({
-      type: "transcript",
-      text,
-      isFinal,
-      speechFinal,
-      start: sttTime,
-      duration: 1,
-      confidence: 0.9,
-    });
-    if (isFinal) sttTime += 1;
+  /** Words as a streaming recogniser reports them; a final ends the utterance. */
+  const transcript = async (text: string, isFinal: boolean) => {
+    if (!speaking) stt.emit({ type: "speechStarted", at: sttTime });
+    speaking = true;
+    const words = { text, start: sttTime, end: sttTime + 1, confidence: 0.9 };
+    if (isFinal) {
+      stt.emit({ type: "final", ...words });
+      stt.emit({ type: "speechEnded", at: words.end });
+      speaking = false;
+      sttTime += 1;
+    } else stt.emit({ type: "interim", ...words });
     await settle();
   };
 
@@ -123,8 +124,8 @@ export function startRecordedCall(
       time.moveTo(target);
       await settle();
     },
-    says: (text: string) => transcript(text, true, true),
-    interim: (text: string) => transcript(text, false, false),
+    says: (text: string) => transcript(text, true),
+    interim: (text: string) => transcript(text, false),
     async replies(...chunks: string[]): Promise<void> {
       const reply = llm.current;
       for (const chunk of chunks) reply.text(chunk);

@@ -89,7 +89,7 @@ describe("replaying a recorded call", () => {
       '"emit bargeIn {"turn":2,"heard":1,"sent":2}" happened 600.0 ms later than recorded',
     );
     expect(diff).toMatch(
-      /in {3}stt\.transcript "Oh wait" \(interim\)\n {2}recorded:\n {4}- +8200\.0 ms {2}out {2}emit bargeIn/,
+      /in {3}stt\.interim "Oh wait" \([0-9.]+-[0-9.]+ s\)\n {2}recorded:\n {4}- +8200\.0 ms {2}out {2}emit bargeIn/,
     );
     expect(diff).toMatch(/replayed:\n {4}\+ +8800\.0 ms {2}out {2}emit bargeIn/);
   });

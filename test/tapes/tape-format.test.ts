@@ -66,9 +66,14 @@ describe("parseTape", () => {
   });
 
   it("refuses a tape of another format version with a clear message", () => {
-    const future = formatTapeLine({ ...header, version: 2 });
+    const future = formatTapeLine({ ...header, version: 3 });
     expect(() => parseTape(future, "new.jsonl")).toThrow(
-      /new\.jsonl:1: tape format version 2 is not supported/,
+      /new\.jsonl:1: tape format version 3 is not supported/,
+    );
+    // Version 1 held Deepgram-shaped STT results: the message says what to do with such a tape.
+    const old = formatTapeLine({ ...header, version: 1 });
+    expect(() => parseTape(old, "old.jsonl")).toThrow(
+      /old\.jsonl:1: .*Deepgram-shaped .*record the call again/,
     );
   });
 

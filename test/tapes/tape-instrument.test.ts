@@ -82,15 +82,7 @@ describe("the tape recorder instrument", () => {
     expect(taped.sent).toEqual([expect.stringMatching(/^media /), "mark t0-s0-g1"]);
 
     taped.call.onMark("t0-s0-g1");
-    taped.stt.emit({
-      type: "transcript",
-      text: "Hello there.",
-      isFinal: true,
-      speechFinal: true,
-      start: 0,
-      duration: 1,
-      confidence: 0.9,
-    });
+    taped.stt.utterance("Hello there.");
     await settle();
     taped.llm.current.text("Hi! ").end();
     await settle();
@@ -102,7 +94,9 @@ describe("the tape recorder instrument", () => {
     expect(tape.entries.filter(isInput).map((entry) => entry.in)).toEqual([
       "twilio.start",
       "twilio.mark",
-      "stt.transcript",
+      "stt.speechStarted",
+      "stt.final",
+      "stt.speechEnded",
       "llm.text",
       "llm.end",
       "tts.audio",
@@ -115,15 +109,7 @@ describe("the tape recorder instrument", () => {
   it("leaves a tape that replays up to where it stops when the process dies mid-call", async () => {
     const taped = startTapedCall(tapesDir());
     taped.call.onMark("t0-s0-g1");
-    taped.stt.emit({
-      type: "transcript",
-      text: "Hello there.",
-      isFinal: true,
-      speechFinal: true,
-      start: 0,
-      duration: 1,
-      confidence: 0.9,
-    });
+    taped.stt.utterance("Hello there.");
     await settle();
 
     // What a crash leaves: every line written so far, the last one possibly half written.
@@ -142,15 +128,7 @@ describe("the tape recorder instrument", () => {
     // 60 frames: one full second of caller audio, then the rest when the stream closes.
     for (let i = 0; i < 60; i++) taped.call.onAudio(new Uint8Array(160).fill(i));
     taped.call.onMark("t0-s0-g1");
-    taped.stt.emit({
-      type: "transcript",
-      text: "Hello there.",
-      isFinal: true,
-      speechFinal: true,
-      start: 0,
-      duration: 1,
-      confidence: 0.9,
-    });
+    taped.stt.utterance("Hello there.");
     await settle();
     taped.llm.current.text("Hi! ").end();
     await settle();

@@ -1,5 +1,6 @@
 /**
- * Deepgram live (`/v1/listen`) server messages -> `SttEvent`.
+ * Deepgram live (`/v1/listen`) server messages -> `DeepgramEvent`, the same facts typed and with times on the
+ * call's stream clock (`speech-turns.ts` then says what they mean for the caller's turn).
  *
  * Shapes per Deepgram's docs, checked against real captures (PROTOCOL-NOTES): `channel` is an object in
  * `Results` but the array `[0, 1]` in `SpeechStarted` and `UtteranceEnd`; finals with an empty transcript
@@ -7,7 +8,23 @@
  * the call needs are validated, so extra or renamed fields elsewhere in a message do not break parsing.
  */
 import { z } from "zod";
-import type { SttEvent } from "../../../machines/engines.js";
+
+/** What a Deepgram message says, as Deepgram says it. Times in seconds from the start of the call's audio. */
+export type DeepgramEvent =
+  | {
+      type: "results";
+      /** The text of this result only (Deepgram results do not repeat earlier finals). */
+      text: string;
+      /** true: this stretch of audio will not be revised again. */
+      isFinal: boolean;
+      /** true: the endpointer decided the speaker paused (`speech_final`). */
+      speechFinal: boolean;
+      start: number;
+      duration: number;
+      confidence: number;
+    }
+  | { type: "speechStarted"; timestamp: number }
+  | { type: "utteranceEnd"; lastWordEnd: number };
 
 const ResultsMessage = z.object({
   type: z.literal("Results"),
@@ -31,7 +48,7 @@ const MetadataMessage = z.object({
 });
 
 export type ParsedMessage =
-  | { kind: "event"; event: SttEvent }
+  | { kind: "event"; event: DeepgramEvent }
   /** Valid but nothing for the call: an interim result with no words yet. */
   | { kind: "skip" }
   /** The summary Deepgram sends just before it closes after `CloseStream`. */
@@ -62,7 +79,7 @@ export function parseDeepgramMessage(message: unknown, offsetSeconds: number): P
       return {
         kind: "event",
         event: {
-          type: "transcript",
+          type: "results",
           text: best.transcript,
           isFinal: result.is_final,
           speechFinal: result.speech_final ?? false,
