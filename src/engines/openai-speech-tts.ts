@@ -8,7 +8,7 @@
  */
 import type { Logger } from "pino";
 import { EngineError, type TtsEngine } from "../../machines/engines.js";
-import { createOutboundConverter } from "../audio/outbound.js";
+import { type PcmPiece, toTelephonyAudio, ttsAbortedError } from "./tts-audio.js";
 
 export interface OpenAiSpeechTtsOptions {
   /** The API root, e.g. `http://gpu-box:8880/v1` (Kokoro-FastAPI) or `https://api.openai.com/v1`. */
@@ -57,7 +57,7 @@ export function createOpenAiSpeechTts(options: OpenAiSpeechTtsOptions): OpenAiSp
     text: string,
     { callId, signal }: { callId: string; signal: AbortSignal },
   ): AsyncGenerator<Uint8Array> {
-    if (signal.aborted) throw abortedError();
+    if (signal.aborted) throw ttsAbortedError();
     if (text.trim() === "") return;
     const startedAt = performance.now();
     const request = new AbortController();
@@ -76,7 +76,7 @@ export function createOpenAiSpeechTts(options: OpenAiSpeechTtsOptions): OpenAiSp
     /** What went wrong, once the request or the body failed: the caller's abort and our timeouts come first. */
     const failure = (error: unknown, connectionStage: boolean): EngineError => {
       if (error instanceof EngineError) return error;
-      if (signal.aborted) return abortedError();
+      if (signal.aborted) return ttsAbortedError();
       const cause = { cause: error };
       if (timedOut !== undefined) {
         return new EngineError("tts", "timeout", `speech server ${timedOut}`, cause);
@@ -118,7 +118,7 @@ export function createOpenAiSpeechTts(options: OpenAiSpeechTtsOptions): OpenAiSp
       }
       if (!response.ok) {
         const error = await httpError(response, where);
-        throw signal.aborted ? abortedError() : error;
+        throw signal.aborted ? ttsAbortedError() : error;
       }
       const contentType = response.headers.get("content-type") ?? "";
       if (NOT_PCM.test(contentType)) {
@@ -134,33 +134,27 @@ export function createOpenAiSpeechTts(options: OpenAiSpeechTtsOptions): OpenAiSp
 
       const reader = response.body.getReader();
       const pcm = createPcm16leDecoder();
-      const converter = createOutboundConverter(sampleRate);
       let firstByteMs: number | undefined;
-      let bytes = 0;
-      for (;;) {
-        // Only time spent waiting on the server counts; a consumer slow to ask for the next piece does not.
-        if (firstByteMs !== undefined) armTimer(stallTimeoutMs, "no more audio");
-        const piece = await reader.read().catch((error: unknown) => {
-          throw failure(error, false);
-        });
-        clearTimeout(timer);
-        if (piece.done) break;
-        firstByteMs ??= performance.now() - startedAt;
-        const mulaw = converter.push(pcm.decode(piece.value));
-        if (signal.aborted) throw abortedError();
-        bytes += mulaw.length;
-        if (mulaw.length > 0) yield mulaw;
+      async function* bodyAudio(): AsyncGenerator<PcmPiece> {
+        for (;;) {
+          // Only time spent waiting on the server counts; a consumer slow to ask for the next piece does not.
+          if (firstByteMs !== undefined) armTimer(stallTimeoutMs, "no more audio");
+          const piece = await reader.read().catch((error: unknown) => {
+            throw failure(error, false);
+          });
+          clearTimeout(timer);
+          if (piece.done) break;
+          firstByteMs ??= performance.now() - startedAt;
+          yield { samples: pcm.decode(piece.value), sampleRate };
+        }
+        if (pcm.pendingByte) {
+          logger?.warn(
+            { callId, engine: "tts", endpoint: where },
+            "speech server sent an odd number of PCM bytes",
+          );
+        }
       }
-      if (pcm.pendingByte) {
-        logger?.warn(
-          { callId, engine: "tts", endpoint: where },
-          "speech server sent an odd number of PCM bytes",
-        );
-      }
-      const tail = converter.flush();
-      if (signal.aborted) throw abortedError();
-      bytes += tail.length;
-      if (tail.length > 0) yield tail;
+      const audioMs = yield* toTelephonyAudio(bodyAudio(), signal);
       logger?.debug(
         {
           callId,
@@ -168,7 +162,7 @@ export function createOpenAiSpeechTts(options: OpenAiSpeechTtsOptions): OpenAiSp
           endpoint: where,
           chars: text.length,
           firstByteMs: firstByteMs === undefined ? undefined : Math.round(firstByteMs),
-          audioMs: bytes / 8,
+          audioMs,
           elapsedMs: Math.round(performance.now() - startedAt),
         },
         "speech segment synthesised",
@@ -302,8 +296,4 @@ function describeCause(error: unknown): string {
     current = current.cause;
   }
   return parts.length > 0 ? parts.join(": ") : String(error);
-}
-
-function abortedError(): EngineError {
-  return new EngineError("tts", "aborted", "speech synthesis aborted");
 }
