@@ -17,7 +17,7 @@ import { EngineError, type TtsEngine } from "../../machines/engines.js";
 import { messageOf } from "../error-message.js";
 import { createLoadProgressLogger } from "./kokoro/load-progress.js";
 import { type KokoroDtype, locateLocalModel } from "./kokoro/model-files.js";
-import { SynthesisQueue } from "./kokoro/synthesis-queue.js";
+import { SynthesisQueue } from "./synthesis-queue.js";
 import { type PcmPiece, toTelephonyAudio, ttsAbortedError } from "./tts-audio.js";
 
 export type { KokoroDtype } from "./kokoro/model-files.js";

@@ -1,11 +1,11 @@
 /**
- * One in-process Kokoro model serves every call, and a synthesis already uses both cores of the box, so
- * running two at once only makes both late. The queue runs `maxRunning` tasks at a time, keeps at most
+ * One in-process model (Kokoro, a Piper voice) serves every call, and a synthesis already uses both cores of
+ * the box, so running two at once only makes both late. The queue runs `maxRunning` tasks at a time, keeps at most
  * `maxWaiting` more in line, and refuses beyond that: a caller gets a clear error (and the call actor its
  * apology) instead of a reply that arrives seconds too late.
  */
-import { EngineError } from "../../../machines/engines.js";
-import { ttsAbortedError } from "../tts-audio.js";
+import { EngineError } from "../../machines/engines.js";
+import { ttsAbortedError } from "./tts-audio.js";
 
 export interface SynthesisQueueOptions {
   /** Tasks running at once. */
