@@ -7,10 +7,12 @@
  * - One sentence at a time: with `maxNumSentences: 1` sherpa-onnx splits the text at sentence punctuation
  *   and runs the model once per sentence, handing each sentence's audio to `onProgress` as soon as it is
  *   ready, so the caller hears the first sentence while the next is synthesised.
- * - Abortable between sentences: `onProgress` answers "stop" once the signal aborted, and the iterator throws
- *   "aborted" at once. A model run already in progress cannot be stopped (sherpa-onnx offers no way to
- *   interrupt a native `Run`); the stop takes effect when that sentence ends, and the queue slot stays taken
- *   until then, so the next caller's sentence does not compete with it for the CPU.
+ * - Abortable between sentences: the iterator throws "aborted" at once, and `onProgress` answers "stop" from
+ *   then on. A model run already in progress cannot be stopped (sherpa-onnx offers no way to interrupt a
+ *   native `Run`), and the addon reads the callback's answer without waiting for it, so the voice may finish
+ *   one more sentence (measured with sherpa-onnx-node 1.13.8: "stop" answered to sentence 1 of 5, sentence 2
+ *   was still synthesised, 3 to 5 were not). The queue slot stays taken until the native side is done, so
+ *   the next caller's sentence does not compete with it for the CPU.
  * - One voice serves every call through a bounded queue, as Kokoro does.
  */
 import type { Logger } from "pino";

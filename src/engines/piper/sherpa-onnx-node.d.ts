@@ -45,7 +45,7 @@ declare module "sherpa-onnx-node" {
       text: string;
       sid: number;
       speed: number;
-      /** Return 0 or false to stop after the current run; anything else continues. */
+      /** Return 0 or false to stop; read by the native side without waiting, so one more run may follow. */
       onProgress?: (info: TtsProgress) => number | boolean | undefined;
     }
 
