@@ -12,6 +12,7 @@ import { MULAW_TO_FLOAT } from "../../src/audio/mulaw.js";
 import { createOutboundConverter } from "../../src/audio/outbound.js";
 import { systemEspeakDataDirs } from "../../src/engines/piper/voice-files.js";
 import { loadPiperTts, PIPER_DEFAULT_VOICE_PATH, type PiperTts } from "../../src/engines/piper-tts.js";
+import { DEFAULT_CHOICES, DEFAULT_MODELS_DIR, describeModel } from "../../src/models/model-catalog.js";
 import {
   createTinyPiperVoice,
   TINY_PIPER_SAMPLE_RATE,
@@ -110,13 +111,12 @@ describe("Piper in process: stopping", () => {
 });
 
 describe("Piper in process: missing files", () => {
-  it("without PIPER_VOICE looks for the default voice where the models command downloads it", async () => {
+  it("without PIPER_VOICE uses the voice the models command downloads, at the path it prints", () => {
+    const piper = describeModel("piper", DEFAULT_CHOICES);
+    expect(piper.envLine(DEFAULT_MODELS_DIR)).toBe(`PIPER_VOICE=${PIPER_DEFAULT_VOICE_PATH}`);
     expect(PIPER_DEFAULT_VOICE_PATH).toMatch(
       /models\/vits-piper-en_US-lessac-medium\/en_US-lessac-medium\.onnx$/,
     );
-    const error = await loadFailure({});
-    expect(error.message).toContain(`the default PIPER_VOICE ${PIPER_DEFAULT_VOICE_PATH} is not a file`);
-    expect(error.message).toContain("npm run models -- download piper");
   });
 
   it("names PIPER_VOICE and the models command when the voice file is missing", async () => {
