@@ -14,11 +14,11 @@
 import type { GenerateOptions, KokoroTTS } from "kokoro-js";
 import type { Logger } from "pino";
 import { EngineError, type TtsEngine } from "../../machines/engines.js";
-import { createOutboundConverter, type OutboundConverter } from "../audio/outbound.js";
 import { messageOf } from "../error-message.js";
 import { createLoadProgressLogger } from "./kokoro/load-progress.js";
 import { type KokoroDtype, locateLocalModel } from "./kokoro/model-files.js";
-import { abortedError, SynthesisQueue } from "./kokoro/synthesis-queue.js";
+import { SynthesisQueue } from "./synthesis-queue.js";
+import { type PcmPiece, toTelephonyAudio, ttsAbortedError } from "./tts-audio.js";
 
 export type { KokoroDtype } from "./kokoro/model-files.js";
 
@@ -185,36 +185,27 @@ function createEngine(
     voice,
     queue: model.queue,
     async *synthesize(text, { callId, signal }) {
-      if (signal.aborted) throw abortedError();
+      if (signal.aborted) throw ttsAbortedError();
       const startedAt = performance.now();
       const sentences = model.splitSentences(text);
-      let converter: OutboundConverter | undefined;
-      let bytes = 0;
-      for (const sentence of sentences) {
-        const audio = await model.queue
-          .run(() => model.tts.generate(sentence, generateOptions), signal)
-          .catch((error: unknown) => {
-            throw asSynthesisError(error);
-          });
-        converter ??= createOutboundConverter(audio.sampling_rate);
-        const mulaw = converter.push(audio.audio);
-        if (signal.aborted) throw abortedError();
-        bytes += mulaw.length;
-        if (mulaw.length > 0) yield mulaw;
+      async function* sentenceAudio(): AsyncGenerator<PcmPiece> {
+        for (const sentence of sentences) {
+          const audio = await model.queue
+            .run(() => model.tts.generate(sentence, generateOptions), signal)
+            .catch((error: unknown) => {
+              throw asSynthesisError(error);
+            });
+          yield { samples: audio.audio, sampleRate: audio.sampling_rate };
+        }
       }
-      if (converter !== undefined) {
-        const tail = converter.flush();
-        if (signal.aborted) throw abortedError();
-        bytes += tail.length;
-        if (tail.length > 0) yield tail;
-      }
+      const audioMs = yield* toTelephonyAudio(sentenceAudio(), signal);
       logger?.debug(
         {
           callId,
           engine: "tts",
           sentences: sentences.length,
           chars: text.length,
-          audioMs: bytes / 8,
+          audioMs,
           elapsedMs: Math.round(performance.now() - startedAt),
         },
         "kokoro segment synthesised",

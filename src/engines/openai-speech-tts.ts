@@ -8,7 +8,8 @@
  */
 import type { Logger } from "pino";
 import { EngineError, type TtsEngine } from "../../machines/engines.js";
-import { createOutboundConverter } from "../audio/outbound.js";
+import { endpointForLogs, parseServerUrl, postForAudio } from "./speech-http.js";
+import { type PcmPiece, toTelephonyAudio, ttsAbortedError } from "./tts-audio.js";
 
 export interface OpenAiSpeechTtsOptions {
   /** The API root, e.g. `http://gpu-box:8880/v1` (Kokoro-FastAPI) or `https://api.openai.com/v1`. */
@@ -57,128 +58,60 @@ export function createOpenAiSpeechTts(options: OpenAiSpeechTtsOptions): OpenAiSp
     text: string,
     { callId, signal }: { callId: string; signal: AbortSignal },
   ): AsyncGenerator<Uint8Array> {
-    if (signal.aborted) throw abortedError();
+    if (signal.aborted) throw ttsAbortedError();
     if (text.trim() === "") return;
     const startedAt = performance.now();
-    const request = new AbortController();
-    let timedOut: string | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const armTimer = (ms: number, what: string) => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        timedOut = `${where} sent ${what} within ${ms} ms`;
-        request.abort();
-      }, ms);
-    };
-    const forwardAbort = () => request.abort();
-    signal.addEventListener("abort", forwardAbort, { once: true });
-
-    /** What went wrong, once the request or the body failed: the caller's abort and our timeouts come first. */
-    const failure = (error: unknown, connectionStage: boolean): EngineError => {
-      if (error instanceof EngineError) return error;
-      if (signal.aborted) return abortedError();
-      const cause = { cause: error };
-      if (timedOut !== undefined) {
-        return new EngineError("tts", "timeout", `speech server ${timedOut}`, cause);
-      }
-      if (connectionStage) {
-        return new EngineError(
-          "tts",
-          "connect",
-          `cannot reach speech server ${where}: ${describeCause(error)}`,
-          cause,
-        );
-      }
-      return new EngineError(
-        "tts",
-        "closed",
-        `speech server ${where} broke off the audio: ${describeCause(error)}`,
-        cause,
-      );
-    };
-
-    try {
-      armTimer(firstByteTimeoutMs, "no audio");
-      let response: Response;
-      try {
-        response = await fetch(endpoint, {
-          method: "POST",
-          headers,
-          body: JSON.stringify({
-            model: options.model,
-            input: text,
-            voice: options.voice,
-            response_format: "pcm",
-            ...(options.speed === undefined ? {} : { speed: options.speed }),
-          }),
-          signal: request.signal,
-        });
-      } catch (error) {
-        throw failure(error, true);
-      }
-      if (!response.ok) {
-        const error = await httpError(response, where);
-        throw signal.aborted ? abortedError() : error;
-      }
-      const contentType = response.headers.get("content-type") ?? "";
-      if (NOT_PCM.test(contentType)) {
-        throw new EngineError(
-          "tts",
-          "protocol",
-          `speech server ${where} answered ${contentType} instead of raw PCM; it must support response_format "pcm"`,
-        );
-      }
-      if (response.body === null) {
-        throw new EngineError("tts", "protocol", `speech server ${where} sent no body`);
-      }
-
-      const reader = response.body.getReader();
+    const timing: { firstByteMs?: number } = {};
+    const body = postForAudio({
+      endpoint,
+      where,
+      serverLabel: "speech server",
+      headers,
+      body: JSON.stringify({
+        model: options.model,
+        input: text,
+        voice: options.voice,
+        response_format: "pcm",
+        ...(options.speed === undefined ? {} : { speed: options.speed }),
+      }),
+      firstByteTimeoutMs,
+      stallTimeoutMs,
+      signal,
+      checkResponse(response) {
+        const contentType = response.headers.get("content-type") ?? "";
+        if (NOT_PCM.test(contentType)) {
+          throw new EngineError(
+            "tts",
+            "protocol",
+            `speech server ${where} answered ${contentType} instead of raw PCM; it must support response_format "pcm"`,
+          );
+        }
+      },
+      timing,
+    });
+    async function* bodyAudio(): AsyncGenerator<PcmPiece> {
       const pcm = createPcm16leDecoder();
-      const converter = createOutboundConverter(sampleRate);
-      let firstByteMs: number | undefined;
-      let bytes = 0;
-      for (;;) {
-        // Only time spent waiting on the server counts; a consumer slow to ask for the next piece does not.
-        if (firstByteMs !== undefined) armTimer(stallTimeoutMs, "no more audio");
-        const piece = await reader.read().catch((error: unknown) => {
-          throw failure(error, false);
-        });
-        clearTimeout(timer);
-        if (piece.done) break;
-        firstByteMs ??= performance.now() - startedAt;
-        const mulaw = converter.push(pcm.decode(piece.value));
-        if (signal.aborted) throw abortedError();
-        bytes += mulaw.length;
-        if (mulaw.length > 0) yield mulaw;
-      }
+      for await (const bytes of body) yield { samples: pcm.decode(bytes), sampleRate };
       if (pcm.pendingByte) {
         logger?.warn(
           { callId, engine: "tts", endpoint: where },
           "speech server sent an odd number of PCM bytes",
         );
       }
-      const tail = converter.flush();
-      if (signal.aborted) throw abortedError();
-      bytes += tail.length;
-      if (tail.length > 0) yield tail;
-      logger?.debug(
-        {
-          callId,
-          engine: "tts",
-          endpoint: where,
-          chars: text.length,
-          firstByteMs: firstByteMs === undefined ? undefined : Math.round(firstByteMs),
-          audioMs: bytes / 8,
-          elapsedMs: Math.round(performance.now() - startedAt),
-        },
-        "speech segment synthesised",
-      );
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", forwardAbort);
-      // Closes the connection when the consumer stopped early or anything failed; a no-op after a full read.
-      request.abort();
     }
+    const audioMs = yield* toTelephonyAudio(bodyAudio(), signal);
+    logger?.debug(
+      {
+        callId,
+        engine: "tts",
+        endpoint: where,
+        chars: text.length,
+        firstByteMs: timing.firstByteMs === undefined ? undefined : Math.round(timing.firstByteMs),
+        audioMs,
+        elapsedMs: Math.round(performance.now() - startedAt),
+      },
+      "speech segment synthesised",
+    );
   }
 
   return {
@@ -235,75 +168,6 @@ function toInt16(low: number, high: number): number {
 }
 
 function speechEndpoint(baseUrl: string): string {
-  let url: URL;
-  try {
-    url = new URL(baseUrl);
-  } catch {
-    throw new EngineError(
-      "tts",
-      "connect",
-      `speech baseUrl "${baseUrl}" is not a URL (expected e.g. http://host:8880/v1)`,
-    );
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new EngineError("tts", "connect", `speech baseUrl "${baseUrl}" must be http or https`);
-  }
+  const url = parseServerUrl(baseUrl, "speech baseUrl", "http://host:8880/v1");
   return `${url.href.replace(/\/+$/, "")}/audio/speech`;
-}
-
-/** The endpoint without any user:password part, for messages and logs. */
-function endpointForLogs(endpoint: string): string {
-  const url = new URL(endpoint);
-  return `${url.origin}${url.pathname}`;
-}
-
-/** Never rejects: a body that cannot be read still leaves the status to report. */
-async function httpError(response: Response, where: string): Promise<EngineError> {
-  const body = await response.text().catch(() => "");
-  const detail = serverMessage(body);
-  return new EngineError(
-    "tts",
-    "http",
-    `speech server ${where} answered ${response.status}${response.statusText ? ` ${response.statusText}` : ""}` +
-      (detail ? `: ${detail}` : ""),
-  );
-}
-
-/** The message of OpenAI's `{error:{message}}`, FastAPI's `{detail}` or a plain-text body, kept short. */
-function serverMessage(body: string): string {
-  let message = body.trim();
-  try {
-    const parsed: unknown = JSON.parse(body);
-    message = pickMessage(parsed) ?? message;
-  } catch {
-    // Not JSON: the text itself is the message.
-  }
-  return message.length > 300 ? `${message.slice(0, 300)}…` : message;
-}
-
-function pickMessage(value: unknown): string | undefined {
-  if (typeof value === "string") return value;
-  if (typeof value !== "object" || value === null) return undefined;
-  const record = value as Record<string, unknown>;
-  for (const key of ["error", "detail", "message"]) {
-    const found = pickMessage(record[key]);
-    if (found !== undefined) return found;
-  }
-  return undefined;
-}
-
-/** undici reports "fetch failed" and keeps the useful part (ECONNREFUSED, other side closed) in `cause`. */
-function describeCause(error: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
-    const code = (current as { code?: unknown }).code;
-    parts.push(typeof code === "string" ? `${current.message} (${code})` : current.message);
-    current = current.cause;
-  }
-  return parts.length > 0 ? parts.join(": ") : String(error);
-}
-
-function abortedError(): EngineError {
-  return new EngineError("tts", "aborted", "speech synthesis aborted");
 }

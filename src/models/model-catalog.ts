@@ -3,8 +3,12 @@
  * loads weights; the layout under the models directory is the one each engine's loader reads, so the line
  * printed after a download can be pasted into `.env` as is.
  */
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { KOKORO_GRAPH_FILES, type KokoroDtype } from "../engines/kokoro/model-files.js";
+
+/** The repository's own models/ folder: the Silero VAD ships there, the others are ignored by git there. */
+export const DEFAULT_MODELS_DIR = join(resolve(dirname(fileURLToPath(import.meta.url)), "../.."), "models");
 
 export type ModelName = "kokoro" | "whisper" | "piper" | "vad";
 export const MODEL_NAMES: readonly ModelName[] = ["kokoro", "whisper", "piper", "vad"];
@@ -38,6 +42,12 @@ export interface DownloadableModel {
   /** What to put in `.env` once the files are in `modelsDir`. */
   envLine(modelsDir: string): string;
   license: string;
+}
+
+/** Where `npm run models -- download piper` puts a voice's graph: what PIPER_VOICE defaults to. */
+export function piperVoicePath(modelsDir: string, voice: string): string {
+  const model = describeModel("piper", { ...DEFAULT_CHOICES, piperVoice: voice });
+  return join(modelsDir, model.subdir, `${voice}.onnx`);
 }
 
 export function describeModel(name: Exclude<ModelName, "vad">, choices: ModelChoices): DownloadableModel {
@@ -87,7 +97,7 @@ export function describeModel(name: Exclude<ModelName, "vad">, choices: ModelCho
         subdir,
         requiredFiles: [`${voice}.onnx`, "tokens.txt"],
         requiredFolders: ["espeak-ng-data"],
-        envLine: (dir) => `PIPER_VOICE=${join(dir, subdir, `${voice}.onnx`)}`,
+        envLine: (dir) => `PIPER_VOICE=${piperVoicePath(dir, voice)}`,
         license: "MIT (voice: see the repository's MODEL_CARD)",
       };
     }

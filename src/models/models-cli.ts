@@ -11,6 +11,7 @@ import { isKokoroDtype } from "../engines/kokoro/model-files.js";
 import { DownloadError, downloadFile, type HubSource, listRepositoryFiles } from "./hub-download.js";
 import {
   DEFAULT_CHOICES,
+  DEFAULT_MODELS_DIR,
   type DownloadableModel,
   describeModel,
   MODEL_NAMES,
@@ -20,8 +21,9 @@ import {
 import { createProgressReporter } from "./progress-reporter.js";
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-/** The repository's own models/ folder: the Silero VAD ships there, the others are ignored by git there. */
-export const DEFAULT_MODELS_DIR = join(REPO_ROOT, "models");
+
+export { DEFAULT_MODELS_DIR };
+
 const SHIPPED_VAD = join(REPO_ROOT, "models/silero-vad/silero_vad.onnx");
 
 export const MODELS_USAGE = `usage: npm run models -- <command> [options]

@@ -17,8 +17,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import { createPhraseCache } from "../../machines/phrase-cache.js";
 import { createOutboundConverter } from "../../src/audio/outbound.js";
 import { createLoadProgressLogger } from "../../src/engines/kokoro/load-progress.js";
-import { SynthesisQueue } from "../../src/engines/kokoro/synthesis-queue.js";
 import { type KokoroTts, loadKokoro } from "../../src/engines/kokoro-tts.js";
+import { SynthesisQueue } from "../../src/engines/synthesis-queue.js";
 import {
   buildTinyKokoroOnnx,
   createTinyKokoroModelDir,

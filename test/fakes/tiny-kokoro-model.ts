@@ -10,13 +10,23 @@
  * float32 (a max, products and a power-of-two scale), so `expectedTinyKokoroWaveform` reproduces the
  * graph's output bit for bit.
  *
- * The ONNX file is a protobuf `ModelProto`; the few messages needed are written by hand below (field
- * numbers from onnx.proto), which keeps the test free of an ONNX or protobuf dependency.
+ * The ONNX file is a protobuf `ModelProto`, written by hand with ./onnx-proto.ts, which keeps the test free
+ * of an ONNX or protobuf dependency.
  */
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import {
+  FLOAT,
+  floatBytes,
+  INT64,
+  int64Bytes,
+  ProtoWriter,
+  writeInitializer,
+  writeNode,
+  writeValueInfo,
+} from "./onnx-proto.js";
 
 export const TINY_KOKORO_SAMPLE_RATE = 24_000;
 export const TINY_KOKORO_SAMPLES_PER_TOKEN = 600;
@@ -75,10 +85,6 @@ export async function createTinyKokoroModelDir(
 // The graph
 // ---------------------------------------------------------------------------------------------------------
 
-const FLOAT = 1;
-const INT64 = 7;
-const ATTRIBUTE_INT = 2;
-
 export function buildTinyKokoroOnnx(): Uint8Array {
   const graph = new ProtoWriter();
   const nodes: Array<[op: string, inputs: string[], output: string, intAttributes?: Record<string, number>]> =
@@ -95,21 +101,7 @@ export function buildTinyKokoroOnnx(): Uint8Array {
       ["Mul", ["tone_rows", "gain"], "scaled_rows"],
       ["Reshape", ["scaled_rows", "flat_shape"], "waveform"],
     ];
-  for (const [op, inputs, output, attributes] of nodes) {
-    graph.message(1, (node) => {
-      for (const input of inputs) node.string(1, input);
-      node.string(2, output);
-      node.string(3, output);
-      node.string(4, op);
-      for (const [name, value] of Object.entries(attributes ?? {})) {
-        node.message(5, (attribute) => {
-          attribute.string(1, name);
-          attribute.varint(3, value);
-          attribute.varint(20, ATTRIBUTE_INT);
-        });
-      }
-    });
-  }
+  for (const [op, inputs, output, attributes] of nodes) writeNode(graph, op, inputs, output, attributes);
   graph.string(2, "tiny_kokoro");
   writeInitializer(graph, "zero", FLOAT, [], floatBytes([0]));
   writeInitializer(graph, "quarter", FLOAT, [], floatBytes([0.25]));
@@ -127,99 +119,4 @@ export function buildTinyKokoroOnnx(): Uint8Array {
   model.message(7, (g) => g.append(graph));
   model.message(8, (opset) => opset.varint(2, 17));
   return model.finish();
-}
-
-function writeInitializer(
-  graph: ProtoWriter,
-  name: string,
-  type: number,
-  dims: number[],
-  raw: Uint8Array,
-): void {
-  graph.message(5, (tensor) => {
-    for (const dim of dims) tensor.varint(1, dim);
-    tensor.varint(2, type);
-    tensor.string(8, name);
-    tensor.bytes(9, raw);
-  });
-}
-
-function writeValueInfo(
-  graph: ProtoWriter,
-  field: 11 | 12,
-  name: string,
-  type: number,
-  shape: Array<number | string>,
-): void {
-  graph.message(field, (info) => {
-    info.string(1, name);
-    info.message(2, (typeProto) =>
-      typeProto.message(1, (tensorType) => {
-        tensorType.varint(1, type);
-        tensorType.message(2, (shapeProto) => {
-          for (const dim of shape) {
-            shapeProto.message(1, (d) => (typeof dim === "number" ? d.varint(1, dim) : d.string(2, dim)));
-          }
-        });
-      }),
-    );
-  });
-}
-
-function floatBytes(values: ArrayLike<number>): Uint8Array {
-  return new Uint8Array(Float32Array.from(values).buffer);
-}
-
-function int64Bytes(values: number[]): Uint8Array {
-  return new Uint8Array(BigInt64Array.from(values, BigInt).buffer);
-}
-
-/** Just enough protobuf: varint and length-delimited fields, which is all ModelProto needs here. */
-class ProtoWriter {
-  private readonly out: number[] = [];
-
-  varint(field: number, value: number): void {
-    if (!Number.isSafeInteger(value) || value < 0)
-      throw new RangeError(`varint must be a safe non-negative integer: ${value}`);
-    this.tag(field, 0);
-    this.raw(value);
-  }
-
-  string(field: number, value: string): void {
-    this.bytes(field, new TextEncoder().encode(value));
-  }
-
-  bytes(field: number, value: Uint8Array): void {
-    this.tag(field, 2);
-    this.raw(value.length);
-    for (const byte of value) this.out.push(byte);
-  }
-
-  message(field: number, build: (writer: ProtoWriter) => void): void {
-    const inner = new ProtoWriter();
-    build(inner);
-    this.bytes(field, inner.finish());
-  }
-
-  append(other: ProtoWriter): void {
-    for (const byte of other.out) this.out.push(byte);
-  }
-
-  finish(): Uint8Array {
-    return Uint8Array.from(this.out);
-  }
-
-  private tag(field: number, wireType: number): void {
-    this.raw(field * 8 + wireType);
-  }
-
-  /** Base-128 varint; arithmetic rather than bit ops so values above 2^31 stay correct. */
-  private raw(value: number): void {
-    let rest = value;
-    while (rest >= 0x80) {
-      this.out.push((rest % 0x80) | 0x80);
-      rest = Math.floor(rest / 0x80);
-    }
-    this.out.push(rest);
-  }
 }

@@ -1,10 +1,11 @@
 /**
- * One in-process Kokoro model serves every call, and a synthesis already uses both cores of the box, so
- * running two at once only makes both late. The queue runs `maxRunning` tasks at a time, keeps at most
+ * One in-process model (Kokoro, a Piper voice) serves every call, and a synthesis already uses both cores of
+ * the box, so running two at once only makes both late. The queue runs `maxRunning` tasks at a time, keeps at most
  * `maxWaiting` more in line, and refuses beyond that: a caller gets a clear error (and the call actor its
  * apology) instead of a reply that arrives seconds too late.
  */
-import { EngineError } from "../../../machines/engines.js";
+import { EngineError } from "../../machines/engines.js";
+import { ttsAbortedError } from "./tts-audio.js";
 
 export interface SynthesisQueueOptions {
   /** Tasks running at once. */
@@ -49,7 +50,7 @@ export class SynthesisQueue {
    * with the next one.
    */
   run<T>(task: () => Promise<T>, signal: AbortSignal): Promise<T> {
-    if (signal.aborted) return Promise.reject(abortedError());
+    if (signal.aborted) return Promise.reject(ttsAbortedError());
     if (this.active < this.options.maxRunning) return this.start(task, signal);
     if (this.waiters.length >= this.options.maxWaiting) {
       return Promise.reject(
@@ -71,7 +72,7 @@ export class SynthesisQueue {
       const leaveLine = () => {
         const index = this.waiters.indexOf(waiter);
         if (index >= 0) this.waiters.splice(index, 1);
-        reject(abortedError());
+        reject(ttsAbortedError());
       };
       signal.addEventListener("abort", leaveLine, { once: true });
       this.waiters.push(waiter);
@@ -93,7 +94,7 @@ export class SynthesisQueue {
 
 function settleEarlyOnAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortedError());
+    const onAbort = () => reject(ttsAbortedError());
     signal.addEventListener("abort", onAbort, { once: true });
     work.then(
       (value) => {
@@ -106,8 +107,4 @@ function settleEarlyOnAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T
       },
     );
   });
-}
-
-export function abortedError(): EngineError {
-  return new EngineError("tts", "aborted", "speech synthesis aborted");
 }

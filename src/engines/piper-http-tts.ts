@@ -1,0 +1,141 @@
+/**
+ * Piper's own HTTP server (`python3 -m piper.http_server -m en_US-lessac-medium`, port 5000) as a
+ * `TtsEngine`, for a voice served from another box (`PIPER_BASE_URL`).
+ *
+ * The documented API is `POST /` with JSON `{"text": "..."}` (optional `length_scale`, `noise_scale`,
+ * `noise_w_scale`, `speaker_id`), answered by a WAV file of 16-bit PCM at the voice's rate (22.05 kHz for
+ * en_US-lessac-medium). Recent piper1-gpl releases serve a web page at `/` and synthesise at `/synthesize`
+ * with the same JSON, so the URL is used exactly as configured and a 405 says which path to set.
+ *
+ * The server writes the WAV only once the whole text is synthesised (and with Flask's default content type,
+ * text/html), so the body is read whole, checked as a WAV by its header, and converted in one piece.
+ */
+import type { Logger } from "pino";
+import { EngineError, type TtsEngine } from "../../machines/engines.js";
+import { readWav, WavFormatError } from "../audio/wav.js";
+import { endpointForLogs, parseServerUrl, postForAudio } from "./speech-http.js";
+import { type PcmPiece, toTelephonyAudio, ttsAbortedError } from "./tts-audio.js";
+
+export interface PiperHttpTtsOptions {
+  /** The URL to POST to: Piper's server root, e.g. `http://tts-box:5000`, or `.../synthesize` for newer ones. */
+  baseUrl: string;
+  /** Sent as `length_scale` when set: above 1 speaks slower, below 1 faster. */
+  lengthScale?: number;
+  /** Sent as `speaker_id` when set (multi-speaker voices only). */
+  speakerId?: number;
+  /**
+   * Longest wait from the request to the first byte (default 10000 ms). Piper answers only once the whole
+   * text is synthesised, so this bounds a sentence's synthesis, not just the network.
+   */
+  firstByteTimeoutMs?: number;
+  /** Longest silence between two pieces of the body once it flows (default 5000 ms). */
+  stallTimeoutMs?: number;
+  logger?: Pick<Logger, "debug">;
+}
+
+export interface PiperHttpTts extends TtsEngine {
+  /** Speaks a short phrase and discards it: at start-up, proves the URL and the voice work. */
+  warmUp(): Promise<void>;
+}
+
+const SERVER_LABEL = "Piper server";
+
+export function createPiperHttpTts(options: PiperHttpTtsOptions): PiperHttpTts {
+  const endpoint = parseServerUrl(options.baseUrl, "PIPER_BASE_URL", "http://tts-box:5000").href;
+  const where = endpointForLogs(endpoint);
+  const { lengthScale, speakerId, logger } = options;
+  if (lengthScale !== undefined && !(Number.isFinite(lengthScale) && lengthScale > 0)) {
+    throw new EngineError(
+      "tts",
+      "connect",
+      `Piper length scale must be a positive number, got ${lengthScale}`,
+    );
+  }
+  const firstByteTimeoutMs = options.firstByteTimeoutMs ?? 10_000;
+  const stallTimeoutMs = options.stallTimeoutMs ?? 5000;
+
+  async function* synthesize(
+    text: string,
+    { callId, signal }: { callId: string; signal: AbortSignal },
+  ): AsyncGenerator<Uint8Array> {
+    if (signal.aborted) throw ttsAbortedError();
+    // Piper's server refuses empty text with an error page; there is nothing to say anyway.
+    if (text.trim() === "") return;
+    const startedAt = performance.now();
+    const timing: { firstByteMs?: number } = {};
+    const body = postForAudio({
+      endpoint,
+      where,
+      serverLabel: SERVER_LABEL,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        text,
+        ...(lengthScale === undefined ? {} : { length_scale: lengthScale }),
+        ...(speakerId === undefined ? {} : { speaker_id: speakerId }),
+      }),
+      firstByteTimeoutMs,
+      stallTimeoutMs,
+      signal,
+      hintForStatus: (status) =>
+        status === 405 && new URL(endpoint).pathname === "/"
+          ? `newer Piper servers synthesise at /synthesize: set PIPER_BASE_URL to ${new URL("/synthesize", endpoint).href}`
+          : undefined,
+      timing,
+    });
+    async function* wavAudio(): AsyncGenerator<PcmPiece> {
+      const pieces: Uint8Array[] = [];
+      for await (const piece of body) pieces.push(piece);
+      yield decodePiperWav(Buffer.concat(pieces), where);
+    }
+    const audioMs = yield* toTelephonyAudio(wavAudio(), signal);
+    logger?.debug(
+      {
+        callId,
+        engine: "tts",
+        endpoint: where,
+        chars: text.length,
+        firstByteMs: timing.firstByteMs === undefined ? undefined : Math.round(timing.firstByteMs),
+        audioMs,
+        elapsedMs: Math.round(performance.now() - startedAt),
+      },
+      "piper segment synthesised",
+    );
+  }
+
+  return {
+    name: "piper-http",
+    synthesize,
+    async warmUp() {
+      for await (const _ of synthesize("Hello.", {
+        callId: "warm-up",
+        signal: new AbortController().signal,
+      })) {
+        // Only that the whole request succeeds matters here.
+      }
+    },
+  };
+}
+
+function decodePiperWav(bytes: Uint8Array, where: string): PcmPiece {
+  let wav: ReturnType<typeof readWav>;
+  try {
+    wav = readWav(bytes);
+  } catch (error) {
+    if (!(error instanceof WavFormatError)) throw error;
+    throw new EngineError(
+      "tts",
+      "protocol",
+      `${SERVER_LABEL} ${where} did not answer with a WAV file (${error.message}); ` +
+        "PIPER_BASE_URL must point at Piper's HTTP server (python3 -m piper.http_server)",
+      { cause: error },
+    );
+  }
+  if (wav.channels !== 1 || wav.format === "mulaw") {
+    throw new EngineError(
+      "tts",
+      "protocol",
+      `${SERVER_LABEL} ${where} sent ${wav.channels}-channel ${wav.format} audio; Piper voices speak mono PCM`,
+    );
+  }
+  return { samples: wav.samples, sampleRate: wav.sampleRate };
+}
