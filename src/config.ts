@@ -48,6 +48,14 @@ export const VARIABLE_PURPOSE: Record<string, string> = {
   TTS_MODEL: "the model name sent to the speech endpoint",
   TTS_VOICE: "the voice sent to the speech endpoint",
   TTS_API_KEY: "the bearer token sent to the speech endpoint",
+  PIPER_VOICE:
+    "the Piper voice's .onnx (tokens.txt and espeak-ng-data/ beside it; empty: the models command's en_US-lessac-medium)",
+  PIPER_BASE_URL: "a Piper HTTP server (python3 -m piper.http_server) instead of the voice in process",
+  WHISPER_BASE_URL:
+    "an OpenAI-compatible transcription server ending in /v1 (speaches, whisper.cpp server); empty: Whisper in process",
+  WHISPER_MODEL: "the Whisper model (tiny.en, base.en, ...)",
+  WHISPER_MODEL_DIR:
+    "a local directory holding the in-process Whisper model (empty: the models command's download)",
   SYSTEM_PROMPT: "the agent's persona and instructions",
   GREETING: "the agent's first words",
   CALL_TAPES_DIR: "a directory where every call is recorded as a replayable tape",
@@ -141,6 +149,11 @@ const schema = z.object({
   TTS_MODEL: z.preprocess(emptyToUndefined, z.string().default("kokoro")),
   TTS_VOICE: z.preprocess(emptyToUndefined, z.string().default("af_heart")),
   TTS_API_KEY: optionalString,
+  PIPER_VOICE: optionalString,
+  PIPER_BASE_URL: z.preprocess(emptyToUndefined, httpUrl.optional()),
+  WHISPER_BASE_URL: z.preprocess(emptyToUndefined, httpUrl.optional()),
+  WHISPER_MODEL: z.preprocess(emptyToUndefined, z.string().default("tiny.en")),
+  WHISPER_MODEL_DIR: optionalString,
   SYSTEM_PROMPT: z.preprocess(emptyToUndefined, z.string().default(DEFAULT_SYSTEM_PROMPT)),
   GREETING: z.preprocess(emptyToUndefined, z.string().default(DEFAULT_GREETING)),
   CALL_TAPES_DIR: optionalString,

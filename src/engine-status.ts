@@ -3,6 +3,7 @@
  * newcomer with an empty .env sees exactly which variables to fill in instead of a crash.
  */
 import { type Env, llmProvider } from "./config.js";
+import { PIPER_DEFAULT_VOICE_PATH } from "./engines/piper/voice-files.js";
 
 export interface EngineStatus {
   engine: "telephony" | "stt" | "llm" | "tts";
@@ -118,8 +119,13 @@ function tts(env: Env): EngineStatus {
           : ["TTS_BASE_URL: the speech endpoint, e.g. http://localhost:8880/v1 for Kokoro-FastAPI"],
       );
     case "piper":
-      return status("tts", "piper", "self-hosted Piper", [
-        "TTS_PROVIDER=piper: not available in this build yet",
-      ]);
+      return status(
+        "tts",
+        "piper",
+        env.PIPER_BASE_URL
+          ? `Piper HTTP server at ${env.PIPER_BASE_URL}`
+          : `voice ${env.PIPER_VOICE ?? `${PIPER_DEFAULT_VOICE_PATH} (npm run models -- download piper)`}, in process`,
+        [],
+      );
   }
 }

@@ -22,6 +22,8 @@ import { DeepgramSttEngine } from "./deepgram-stt.js";
 import { loadKokoro } from "./kokoro-tts.js";
 import { OpenAiLlmClient } from "./openai-llm.js";
 import { createOpenAiSpeechTts } from "./openai-speech-tts.js";
+import { createPiperHttpTts } from "./piper-http-tts.js";
+import { loadPiperTts } from "./piper-tts.js";
 import { loadWithRetry, type RetryingLoadOptions } from "./retrying-load.js";
 
 export interface Engines {
@@ -141,8 +143,18 @@ function buildTts(env: Env, log: Log): BuiltTts {
       });
       return { tts, loaded: Promise.resolve(), state: () => READY, stop: () => undefined };
     }
-    case "piper":
-      return failedTts("piper", "TTS_PROVIDER=piper is not available in this build yet");
+    case "piper": {
+      if (env.PIPER_BASE_URL) {
+        const tts = createPiperHttpTts({ baseUrl: env.PIPER_BASE_URL, logger: log });
+        return { tts, loaded: Promise.resolve(), state: () => READY, stop: () => undefined };
+      }
+      return retryingTts("piper", log, {
+        load: () => loadPiperTts({ voicePath: env.PIPER_VOICE, logger: log }),
+        // The loader's errors already name what to fix (PIPER_VOICE, the models command, espeak-ng-data).
+        describeFailure: (error, retryInMs) =>
+          `Piper could not load: ${messageOf(error)}. Retrying in ${Math.round(retryInMs / 1000)} s.`,
+      });
+    }
   }
 }
 
