@@ -26,6 +26,24 @@ export type LiveEngineState =
   | { state: "ready"; checkedAt: string }
   | { state: "unavailable"; problem: string; checkedAt: string };
 
+/**
+ * Ollama answers a model's requests OLLAMA_NUM_PARALLEL at a time (its default: 4, or 1 with little memory);
+ * a call beyond that waits for another's reply to finish, seconds of silence on the line. The variable is
+ * the Ollama server's, which this server cannot ask, so the warning names it (and its value when this
+ * process shares the server's environment).
+ */
+export function ollamaQueueWarning(
+  env: Env,
+  processEnv: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  if (llmProvider(env) !== "ollama") return undefined;
+  const parallel = processEnv.OLLAMA_NUM_PARALLEL;
+  const limit = parallel
+    ? `OLLAMA_NUM_PARALLEL=${parallel}: more than ${parallel} simultaneous calls`
+    : "OLLAMA_NUM_PARALLEL (default 4, or 1 on a small machine): more simultaneous calls than that";
+  return `llm: Ollama answers ${limit} wait for each other's replies. Set OLLAMA_NUM_PARALLEL on the Ollama server to the number of calls you expect at once (each takes its share of context memory)`;
+}
+
 /** The configured engines, corrected by what the live ones last showed: configured is not working. */
 export function withLiveStates(
   statuses: readonly EngineStatus[],

@@ -6,7 +6,7 @@ import { config as loadDotenv } from "dotenv";
 import { callConfig } from "../machines/call-config.js";
 import { createCallFactory } from "./call-factory.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
-import { describeEngines } from "./engine-status.js";
+import { describeEngines, ollamaQueueWarning } from "./engine-status.js";
 import { createEngines } from "./engines/create-engines.js";
 import { describeListenError } from "./listen-error.js";
 import { watchLlm } from "./llm-reachability.js";
@@ -136,6 +136,8 @@ async function main(): Promise<void> {
 }
 
 function reportEngines(config: Config, log: Log): void {
+  const queueing = ollamaQueueWarning(config.env);
+  if (queueing) log.warn({ engine: "llm" }, queueing);
   for (const engine of describeEngines(config.env)) {
     const fields = { engine: engine.engine, provider: engine.provider, detail: engine.detail };
     if (engine.ready) log.info(fields, `${engine.engine}: ${engine.provider} configured`);

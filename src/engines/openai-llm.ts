@@ -25,6 +25,7 @@ import {
   type LlmClient,
   type ToolSpec,
 } from "../../machines/engines.js";
+import { messageOf } from "../error-message.js";
 import { toOpenAiMessages, toOpenAiTools } from "./llm/chat-messages.js";
 import { createThinkStripper } from "./llm/think-stripper.js";
 import { ToolCallAssembler } from "./llm/tool-call-assembler.js";
@@ -86,6 +87,11 @@ export const OPENAI_LLM_DEFAULTS = {
   maxRetries: 0,
 } as const;
 
+/** How long Ollama keeps the model after our last preload (renewed every periodic check). */
+export const OLLAMA_PRELOAD_KEEP_ALIVE = "10m";
+/** A cold load of a large model from a slow disk may take minutes; the check waits that long. */
+const OLLAMA_PRELOAD_TIMEOUT_MS = 180_000;
+
 const SILENT_LOGGER: LlmLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 type Deadline = "first token" | "idle";
@@ -133,10 +139,56 @@ export class OpenAiLlmClient implements LlmClient {
   }
 
   /**
-   * Start-up check: the server answers `/models` and serves the configured model. Throws an EngineError
-   * naming what is wrong (unreachable, rejected key, unknown model).
+   * Start-up (and periodic) check: the server answers `/models` and serves the configured model. Throws an
+   * EngineError naming what is wrong (unreachable, rejected key, unknown model). On Ollama it also loads the
+   * model (see `preloadOllamaModel`), so the first caller does not wait for a cold load.
    */
   async probe(signal?: AbortSignal): Promise<void> {
+    await this.checkServed(signal);
+    if (this.provider === "ollama") await this.preloadOllamaModel(signal);
+  }
+
+  /**
+   * Ollama loads a model on its first request (seconds to a minute for an 8B model from disk) and unloads it
+   * after `keep_alive` idle (5 min by default, which `/v1` requests cannot change). Its native API loads a
+   * model with an empty `POST /api/generate`; `keep_alive` then keeps it for OLLAMA_PRELOAD_KEEP_ALIVE. Asked
+   * again by every periodic check (every 30 s), it stays loaded while this server runs, and is released
+   * soon after it stops. Answered at once when the model is already loaded.
+   */
+  private async preloadOllamaModel(signal?: AbortSignal): Promise<void> {
+    const url = new URL("api/generate", `${this.baseUrl.replace(/\/v1\/?$/, "")}/`);
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: this.model, keep_alive: OLLAMA_PRELOAD_KEEP_ALIVE, stream: false }),
+        signal: AbortSignal.any([
+          ...(signal ? [signal] : []),
+          AbortSignal.timeout(OLLAMA_PRELOAD_TIMEOUT_MS),
+        ]),
+      });
+      await response.arrayBuffer();
+    } catch (error) {
+      throw new EngineError(
+        "llm",
+        "connect",
+        `Ollama at ${url.origin} did not load "${this.model}": ${messageOf(error)}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    if (!response.ok) {
+      throw new EngineError(
+        "llm",
+        "http",
+        `Ollama at ${url.origin} could not load "${this.model}" (HTTP ${response.status} from ${url.pathname})`,
+      );
+    }
+  }
+
+  private async checkServed(signal?: AbortSignal): Promise<void> {
     let served: string[];
     try {
       const page = await this.client.models.list({

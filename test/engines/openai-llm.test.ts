@@ -498,6 +498,15 @@ describe("OpenAiLlmClient.probe", () => {
     expect(error.message).toContain(fake.model);
   });
 
+  it("loads the model on Ollama (empty /api/generate with a keep_alive), and only there", async () => {
+    await client({ provider: "ollama" }).probe();
+    await client({ provider: "vllm" }).probe();
+    const preloads = fake.requests.filter((request) => request.path === "/api/generate");
+    expect(preloads.map((request) => [request.method, request.body])).toEqual([
+      ["POST", { model: fake.model, keep_alive: "10m", stream: false }],
+    ]);
+  });
+
   it("reports an unreachable server", async () => {
     const port = await freePort();
     expect((await caught(client({ baseUrl: `http://127.0.0.1:${port}/v1` }).probe())).kind).toBe("connect");

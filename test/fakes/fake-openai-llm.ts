@@ -162,6 +162,20 @@ export class FakeOpenAiLlm {
         data: [{ id: this.model, object: "model", created: 0, owned_by: "fake" }],
       });
     }
+    if (req.method === "POST" && path === "/api/generate") {
+      // Ollama's native API: a request without a prompt loads the model and answers once it is loaded.
+      const model = (body as { model?: unknown } | undefined)?.model;
+      if (model !== this.model) {
+        return sendJson(res, 404, { error: `model "${String(model)}" not found, try pulling it first` });
+      }
+      return sendJson(res, 200, {
+        model,
+        created_at: new Date(0).toISOString(),
+        response: "",
+        done: true,
+        done_reason: "load",
+      });
+    }
     if (req.method !== "POST" || path !== "/v1/chat/completions") {
       return sendJson(res, 404, {
         error: { message: `fake LLM: no route ${req.method} ${path}`, type: "not_found" },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, llmProvider, loadConfig, streamUrl } from "../../src/config.js";
-import { describeEngines } from "../../src/engine-status.js";
+import { describeEngines, ollamaQueueWarning } from "../../src/engine-status.js";
 
 describe("loadConfig", () => {
   it("starts with nothing configured, every contract default written out", () => {
@@ -129,5 +129,16 @@ describe("describeEngines", () => {
   it("asks for the speech endpoint when TTS_PROVIDER=openai has none", () => {
     const tts = describeEngines(loadConfig({ TTS_PROVIDER: "openai" }).env).find((e) => e.engine === "tts");
     expect(tts?.missing.join()).toMatch(/TTS_BASE_URL/);
+  });
+});
+
+describe("ollamaQueueWarning", () => {
+  it("warns only for Ollama, naming OLLAMA_NUM_PARALLEL and its value when this process has it", () => {
+    expect(ollamaQueueWarning(loadConfig({}).env, {})).toBeUndefined();
+    const ollama = loadConfig({ LLM_BASE_URL: "http://gpu:11434/v1" }).env;
+    expect(ollamaQueueWarning(ollama, {})).toMatch(/OLLAMA_NUM_PARALLEL \(default 4/);
+    expect(ollamaQueueWarning(ollama, { OLLAMA_NUM_PARALLEL: "2" })).toMatch(
+      /OLLAMA_NUM_PARALLEL=2: more than 2 simultaneous calls wait/,
+    );
   });
 });
