@@ -14,6 +14,7 @@ import { runMemoryBench } from "./memory.bench.js";
 import { formatTable, writeResults } from "./report.js";
 import type { Section } from "./section.js";
 import { runTurnBench } from "./turn.bench.js";
+import { runVadBench } from "./vad.bench.js";
 
 const SECTIONS: readonly Section[] = [
   { name: "audio", duration: "10 s", run: () => ({ rows: runAudioBench() }) },
@@ -21,6 +22,7 @@ const SECTIONS: readonly Section[] = [
   { name: "capacity", duration: "2-4 min", run: runCapacityBench },
   { name: "memory", duration: "1 min", run: runMemoryBench },
   { name: "kokoro", duration: "10 s", run: runKokoroBench },
+  { name: "vad", duration: "30 s", run: runVadBench },
 ];
 
 const command = parseBenchArgs(process.argv.slice(2), SECTIONS);
