@@ -2,9 +2,6 @@
  * `npm run dev:fakes` with the real server and the real call actor: the simulated caller says the
  * scenario's lines, the agent answers like a receptionist and ends the call with end_call after goodbye.
  */
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { callConfig } from "../../machines/call-config.js";
 import { CALLER_LINES, type DevFakes, receptionistReply, startDevFakes } from "../../scripts/dev-fakes.js";
@@ -65,7 +62,6 @@ describe("dev:fakes with the real server", () => {
   }, async () => {
     fakes = await startDevFakes({
       basePort: 0,
-      callerAudioDir: await mkdtemp(join(tmpdir(), "dev-fakes-")),
       llmFirstTokenMs: 0,
       llmTokenMs: 0,
       speechFirstByteMs: 0,
