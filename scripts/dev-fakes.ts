@@ -2,7 +2,8 @@
  * `npm run dev:fakes`: every engine the server talks to, faked in one process on fixed loopback ports, so a
  * newcomer can run the whole agent and phone it with `npm run call` without any account or GPU.
  *
- * - Deepgram live: hears each caller utterance (by its energy) as the next line of a receptionist scenario;
+ * - Deepgram live: the real Silero VAD decides what is speech, and each utterance is heard as the next line
+ *   of a receptionist scenario (white noise, a cough or a click is heard as nothing);
  * - LLM (OpenAI-compatible): canned receptionist answers picked from the caller's last words, and the
  *   `end_call` tool when the caller says goodbye;
  * - speech (OpenAI-compatible `/v1/audio/speech`, 24 kHz PCM): espeak-ng's voice when installed, tones with
@@ -10,16 +11,14 @@
  * - Twilio REST: records hang-ups and transfers (optional: without it the server ends calls by closing the
  *   stream, which also ends a simulated call).
  *
- * It also writes the scenario's caller lines as WAV files and prints the exact commands to run.
+ * The caller's side is real recorded speech (fixtures/real/audio), one recording per scenario line: synthetic
+ * tones are not speech to the VAD. It prints the exact commands to run.
  */
-import { mkdir, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { writeWav } from "../src/audio/wav.js";
 import { hasEspeakNg, type SyntheticVoice, synthesizeSpeech } from "../src/caller/synthetic-speech.js";
+import { loadSileroVad } from "../src/engines/vad/silero-vad.js";
 import { FakeDeepgram } from "../test/fakes/fake-deepgram.js";
 import { type FakeLlmReply, FakeOpenAiLlm } from "../test/fakes/fake-openai-llm.js";
 import { type FakeOpenAiSpeech, startFakeOpenAiSpeech } from "../test/fakes/fake-openai-speech.js";
@@ -32,6 +31,18 @@ export const CALLER_LINES = [
   "My name is Sam Taylor and I live at 12 Elm Street",
   "No that is all thank you goodbye",
 ] as const;
+
+/**
+ * What the caller really says, one recording per scenario line (the words differ; the fake hears the line).
+ * Each is one utterance to the VAD: no pause inside reaches its 550 ms of silence.
+ */
+const CALLER_RECORDINGS = [
+  "ljspeech-LJ001-0002-8k-mulaw.wav",
+  "ljspeech-LJ001-0004-8k-mulaw.wav",
+  "deepgram-testing-websocket-8k-mulaw.wav",
+  "speechcommands-yes_1000ms-8k-mulaw.wav",
+] as const;
+const RECORDINGS_DIR = new URL("../fixtures/real/audio/", import.meta.url);
 
 /** Heard for utterances beyond the scenario. */
 const UNSCRIPTED_LINE = "Could you say that again please";
@@ -68,8 +79,6 @@ export interface DevFakesOptions {
    * each take any free port (tests).
    */
   basePort: number;
-  /** Where the caller lines are written as WAV files. */
-  callerAudioDir: string;
   /** Time from an LLM request to its first token, and between tokens. */
   llmFirstTokenMs: number;
   llmTokenMs: number;
@@ -90,7 +99,7 @@ export interface DevFakes {
   serverEnv: Record<string, string>;
   /** Add these to send hang-ups and transfers to the fake Twilio REST API. */
   twilioRestEnv: Record<string, string>;
-  /** The scenario's caller lines as WAV files, in order. */
+  /** The caller's recordings (8 kHz mu-law WAV), one per scenario line, in order. */
   callerFiles: string[];
   close(): Promise<void>;
 }
@@ -105,6 +114,7 @@ export async function startDevFakes(options: DevFakesOptions): Promise<DevFakes>
   const deepgram = await FakeDeepgram.start({
     port: deepgramPort,
     apiKey: DEV_FAKES_CREDENTIALS.deepgramApiKey,
+    vad: await loadSileroVad(),
     transcriptFor: (utterance, connection) => {
       const line = CALLER_LINES[utterance] ?? UNSCRIPTED_LINE;
       log(`deepgram: call ${connection + 1} utterance ${utterance + 1} heard as "${line}"`);
@@ -147,17 +157,7 @@ export async function startDevFakes(options: DevFakesOptions): Promise<DevFakes>
     port: twilioPort,
   });
 
-  await mkdir(options.callerAudioDir, { recursive: true });
-  const callerFiles: string[] = [];
-  for (const [index, line] of CALLER_LINES.entries()) {
-    const spoken = await synthesizeSpeech(line, { sampleRate: 8000, voice });
-    const file = join(options.callerAudioDir, `caller-${index + 1}.wav`);
-    await writeFile(
-      file,
-      writeWav({ sampleRate: 8000, channels: 1, format: "pcm16", samples: spoken.samples }),
-    );
-    callerFiles.push(file);
-  }
+  const callerFiles = CALLER_RECORDINGS.map((name) => fileURLToPath(new URL(name, RECORDINGS_DIR)));
 
   return {
     deepgram,
@@ -226,12 +226,12 @@ async function ensurePortFree(port: number): Promise<void> {
   });
 }
 
-const USAGE = `Usage: npm run dev:fakes [-- --base-port 8091] [--voice espeak-ng|tones] [--caller-audio-dir DIR]
+const USAGE = `Usage: npm run dev:fakes [-- --base-port 8091] [--voice espeak-ng|tones]
           [--llm-first-token-ms 250] [--llm-token-ms 25] [--speech-first-byte-ms 120]
 
-Starts fake Deepgram, LLM, speech and Twilio REST servers on 127.0.0.1 (ports base..base+3), writes a
-receptionist scenario's caller lines as WAV files, and prints the commands that run the server against the
-fakes and call it. Ctrl-C stops them.`;
+Starts fake Deepgram, LLM, speech and Twilio REST servers on 127.0.0.1 (ports base..base+3) playing a
+receptionist scenario, and prints the commands that run the server against the fakes and call it with
+recorded speech. Ctrl-C stops them.`;
 
 async function main(): Promise<void> {
   let values: ReturnType<typeof parseCommandLine>;
@@ -266,7 +266,6 @@ async function main(): Promise<void> {
   const stamp = () => new Date().toISOString().slice(11, 23);
   const fakes = await startDevFakes({
     basePort: number("base-port", 8091),
-    callerAudioDir: values["caller-audio-dir"] ?? join(tmpdir(), "officero-ear-dev-fakes"),
     llmFirstTokenMs: number("llm-first-token-ms", 250),
     llmTokenMs: number("llm-token-ms", 25),
     speechFirstByteMs: number("speech-first-byte-ms", 120),
@@ -282,7 +281,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     [
       "Fake engines are up on 127.0.0.1 (Ctrl-C stops them):",
-      `  Deepgram live  ${fakes.deepgram.url}   hears caller utterance n of every call as scenario line n`,
+      `  Deepgram live  ${fakes.deepgram.url}   Silero VAD finds speech; utterance n of every call is heard as scenario line n`,
       `  LLM            ${fakes.llm.baseUrl}  canned receptionist answers, end_call on goodbye`,
       `  speech         ${fakes.speech.baseUrl}  ${
         fakes.voice === "espeak-ng"
@@ -294,7 +293,7 @@ async function main(): Promise<void> {
       "1. Start the server against them (another terminal):",
       `   ${assignments(serverEnv)} npm start`,
       "",
-      "2. Call it (a third terminal): the caller says the scenario's lines, each after the agent's answer,",
+      "2. Call it (a third terminal): the caller plays a recording for each scenario line, each after the answer,",
       "   and writes call.wav (caller left, agent right):",
       `   npm run call -- --url ${serverUrl} --public-url ${serverUrl} --auth-token ${DEV_FAKES_CREDENTIALS.twilioAuthToken} --audio ${fakes.callerFiles.join(",")} --out call.wav`,
       "",
@@ -323,7 +322,6 @@ function parseCommandLine() {
     options: {
       "base-port": { type: "string" },
       voice: { type: "string" },
-      "caller-audio-dir": { type: "string" },
       "llm-first-token-ms": { type: "string" },
       "llm-token-ms": { type: "string" },
       "speech-first-byte-ms": { type: "string" },

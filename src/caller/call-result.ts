@@ -16,7 +16,11 @@ export interface TurnResult {
   speechEndedAt: number | null;
   /** True when the caller started talking while agent audio was still playing (barge-in). */
   overAgent: boolean;
-  /** First agent audio received after the utterance ended; null if none came before the next turn. */
+  /**
+   * First agent audio received after the utterance ended that answers it; null if none came before the next
+   * turn. Audio whose mark names a caller turn the server had already answered (a reprompt to a caller it did
+   * not hear) is not an answer.
+   */
   firstAgentAudioAt: number | null;
   /** `firstAgentAudioAt - speechEndedAt`: the agent's response latency as the caller hears it. */
   latencyMs: number | null;

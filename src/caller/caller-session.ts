@@ -11,6 +11,7 @@
  * gives up waiting after `replyTimeoutMs`. After the last utterance and its answer it hangs up.
  */
 import type { WebSocket } from "ws";
+import { parseMarkName } from "../../machines/playback-ledger.js";
 import { FRAME_MS, MULAW_FRAME_BYTES } from "../audio/frames.js";
 import { MULAW_SILENCE } from "../audio/mulaw.js";
 import { AgentPlayback } from "./agent-playback.js";
@@ -88,6 +89,13 @@ export class CallerSession {
   private greetingLatencyMs: number | null = null;
   /** When the agent's playback last ran empty; undefined while something is queued. */
   private idleSince: number | undefined = 0;
+  /**
+   * The turn whose answer was taken from audio no mark has followed yet: the mark says which caller turn the
+   * server was answering, and audio for a turn it had already answered (the reprompt "Are you still there?"
+   * to a caller it did not hear) is no answer to this one.
+   */
+  private unconfirmedAnswer: TurnResult | undefined;
+  private answeredServerTurn = 0;
   private transcript: TranscriptLine[] | undefined;
   private ended: CallEnd | undefined;
 
@@ -305,6 +313,7 @@ export class CallerSession {
     if (lastTurn && lastTurn.speechEndedAt !== null && lastTurn.firstAgentAudioAt === null) {
       lastTurn.firstAgentAudioAt = at;
       lastTurn.latencyMs = at - lastTurn.speechEndedAt;
+      this.unconfirmedAnswer = lastTurn;
     }
     this.playback.enqueueAudio(audio);
     this.idleSince = undefined;
@@ -317,8 +326,27 @@ export class CallerSession {
       return;
     }
     this.counts.marksReceived += 1;
+    this.checkAnswer(name);
     this.record({ type: "mark-received", name, bufferedBytes: this.playback.bufferedBytes }, this.now());
     this.playback.enqueueMark(name, this.echoMark);
+  }
+
+  /**
+   * Confirms or withdraws the answer taken from the audio before this mark. Withdrawn when the mark names a
+   * caller turn the server had already answered; a mark that is not the server's
+   * `t<turn>-s<segment>-g<generation>` (another server, or none at all) leaves the answer as it is.
+   */
+  private checkAnswer(markName: string): void {
+    const mark = parseMarkName(markName);
+    const turn = this.unconfirmedAnswer;
+    this.unconfirmedAnswer = undefined;
+    if (mark === undefined) return;
+    const answersNewTurn = mark.turn > this.answeredServerTurn;
+    this.answeredServerTurn = Math.max(this.answeredServerTurn, mark.turn);
+    if (turn !== undefined && !answersNewTurn) {
+      turn.firstAgentAudioAt = null;
+      turn.latencyMs = null;
+    }
   }
 
   private readonly echoMark = (name: string): void => {

@@ -2,9 +2,6 @@
  * `npm run dev:fakes` with the real server and the real call actor: the simulated caller says the
  * scenario's lines, the agent answers like a receptionist and ends the call with end_call after goodbye.
  */
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { callConfig } from "../../machines/call-config.js";
 import { CALLER_LINES, type DevFakes, receptionistReply, startDevFakes } from "../../scripts/dev-fakes.js";
@@ -55,17 +52,31 @@ describe("dev:fakes with the real server", () => {
     await fakes?.close();
   });
 
-  it("gives a simulated call receptionist answers and ends it with end_call", async () => {
+  // The caller runs on virtual time and the test waits for the call to end, so nothing here is a budget:
+  // the test's own timeout and the server's timers are deadlock guards, generous so a saturated machine
+  // (two busy cores: 8 s for what takes 3 s idle) never reaches them.
+  const DEADLOCK_GUARD_MS = 120_000;
+
+  it("gives a simulated call receptionist answers and ends it with end_call", {
+    timeout: DEADLOCK_GUARD_MS,
+  }, async () => {
     fakes = await startDevFakes({
       basePort: 0,
-      callerAudioDir: await mkdtemp(join(tmpdir(), "dev-fakes-")),
       llmFirstTokenMs: 0,
       llmTokenMs: 0,
       speechFirstByteMs: 0,
       voice: "tones",
     });
     const config = testConfig({ ...fakes.serverEnv, LOG_LEVEL: "silent" });
-    const settings = callConfig({ systemPrompt: config.env.SYSTEM_PROMPT, transferNumber: null });
+    const settings = callConfig({
+      systemPrompt: config.env.SYSTEM_PROMPT,
+      transferNumber: null,
+      // A starved event loop must not look like a silent caller or a dead engine and change the call.
+      idleRepromptMs: DEADLOCK_GUARD_MS,
+      llmFirstTokenTimeoutMs: DEADLOCK_GUARD_MS,
+      ttsTimeoutMs: DEADLOCK_GUARD_MS,
+      replySilenceTimeoutMs: 2 * DEADLOCK_GUARD_MS,
+    });
     const silent = quietLog();
     const engines = createEngines(config.env, Object.values(settings.phrases), silent);
     await engines.ready;

@@ -13,6 +13,7 @@ import {
   type CallerClock,
   type CallResult,
   fastForwardClock,
+  formatCallReport,
   loadCallerAudio,
   type SimulateCallOptions,
   simulateCall,
@@ -168,6 +169,36 @@ describe("simulated caller against the real server", () => {
     expect(result.turns[0]?.latencyMs).not.toBeNull();
     expect(result.greetingLatencyMs).not.toBeNull();
     expect(result.counts).toMatchObject({ marksReceived: 2, marksEchoed: 2, clears: 0, protocolErrors: 0 });
+  });
+
+  it("counts only replies to a caller turn as its answer: a reprompt to a caller not heard is none", async () => {
+    // Marks named as the server names them (t<turn>-s<segment>-g<generation>): the greeting answers turn 0;
+    // after the first utterance the server speaks for turn 0 again ("Are you still there?", it heard nothing),
+    // after the second it answers turn 1.
+    const running = await serve({
+      onStart: [{ audio: toneMulaw(200) }, { mark: "t0-s0-g1" }],
+      afterUtterance: [
+        [{ audio: toneMulaw(400) }, { mark: "t0-s0-g2" }],
+        [{ audio: toneMulaw(400) }, { mark: "t1-s0-g3" }, { audio: toneMulaw(200) }, { mark: "t1-s1-g3" }],
+      ],
+    });
+    const result = await call(running, { utterances: [await yes(), await yes()], pauseAfterReplyMs: 200 });
+
+    expect(result.turns.map((turn) => turn.latencyMs === null)).toEqual([true, false]);
+    expect(result.turns[0]?.firstAgentAudioAt).toBeNull();
+    // The reprompt was heard and played (the caller went on after it), it just is no answer.
+    expect(events(result, "mark-echoed").map((event) => event.name)).toEqual([
+      "t0-s0-g1",
+      "t0-s0-g2",
+      "t1-s0-g3",
+      "t1-s1-g3",
+    ]);
+    const second = result.turns[1];
+    expect(second?.latencyMs).toBe((second?.firstAgentAudioAt ?? 0) - (second?.speechEndedAt ?? 0));
+    // The latency table shows the first turn as unanswered ("-"), not as the reprompt's delay.
+    const rows = formatCallReport(result).split("\n");
+    expect(rows.find((row) => row.startsWith("1 "))).toMatch(/ -$/);
+    expect(rows.find((row) => row.startsWith("2 "))).toMatch(/ \d+ ms$/);
   });
 
   it("on clear drops the queued audio and echoes every pending mark at once", async () => {

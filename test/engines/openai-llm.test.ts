@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { setTimeout as delay } from "node:timers/promises";
+import { setTimeout as delay, setImmediate as nextTurn } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   type ChatMessage,
   EngineError,
@@ -54,8 +54,35 @@ beforeEach(async () => {
   logs = [];
 });
 afterEach(async () => {
+  vi.useRealTimers();
   await fake.close();
 });
+
+/**
+ * Fakes only the client's clock: sockets, the fake server and `node:timers/promises` (which `until` uses to let
+ * I/O happen) stay real.
+ */
+function useFakeDeadlines(): void {
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
+}
+
+/** Lets real I/O run until `predicate` holds (the test's timeout guards against it never holding). */
+async function until(predicate: () => boolean): Promise<void> {
+  while (!predicate()) await nextTurn();
+}
+
+/** Moves the fake clock `stepMs` at a time, letting I/O run between steps, until `promise` settles. */
+async function advanceUntilSettled(promise: Promise<unknown>, stepMs: number): Promise<void> {
+  let settled = false;
+  const done = () => {
+    settled = true;
+  };
+  promise.then(done, done);
+  while (!settled) {
+    await vi.advanceTimersByTimeAsync(stepMs);
+    await nextTurn();
+  }
+}
 
 function client(options: Partial<OpenAiLlmOptions> = {}): OpenAiLlmClient {
   return new OpenAiLlmClient({
@@ -416,42 +443,60 @@ describe("OpenAiLlmClient failures", () => {
     expect(errors[0]?.fields).toMatchObject({ callId: "CA-test", engine: "llm", kind: "http" });
   });
 
+  // The client's deadlines run on vi's fake timers (setTimeout and performance.now), advanced only once the
+  // fake server has seen the request or the client has the text: a busy machine cannot fire a deadline early,
+  // and the timeout fires because the test moved the clock, not because a budget ran out.
   it("times out when the first token does not come", async () => {
+    useFakeDeadlines();
     fake.enqueue({ type: "stall" });
-    const error = await caught(collect(client({ firstTokenTimeoutMs: 50 })));
-    expect(error.kind).toBe("timeout");
-    expect(error.message).toMatch(/first|no output/);
+    const error = caught(collect(client({ firstTokenTimeoutMs: 50 })));
+    await until(() => fake.requests.length === 1);
+    await advanceUntilSettled(error, 50);
+
+    expect((await error).kind).toBe("timeout");
+    expect((await error).message).toMatch(/no output from the LLM within 50 ms/);
     expect(await fake.requests[0]?.outcome).toBe("client-closed");
   });
 
   it("counts only model output as the first token, not the opening role chunk", async () => {
-    // The stall sends the `role: assistant` chunk at once and then nothing.
+    useFakeDeadlines();
+    // The stall sends the `role: assistant` chunk at once and then nothing: were it output, the (longer) idle
+    // deadline would run instead and the error would say "stalled".
     fake.enqueue({ type: "stall" });
-    expect((await caught(collect(client({ firstTokenTimeoutMs: 50, idleTimeoutMs: 60_000 })))).kind).toBe(
-      "timeout",
-    );
+    const error = caught(collect(client({ firstTokenTimeoutMs: 50, idleTimeoutMs: 60_000 })));
+    await until(() => fake.requests.length === 1);
+    await advanceUntilSettled(error, 50);
+
+    expect((await error).kind).toBe("timeout");
+    expect((await error).message).toMatch(/no output/);
   });
 
   it("times out when the stream stalls after some text", async () => {
+    useFakeDeadlines();
     fake.enqueue({ type: "stall", tokensBeforeStall: ["Let me see"] });
     const received: string[] = [];
-    const run = (async () => {
-      for await (const chunk of client({ idleTimeoutMs: 50 }).stream({
-        callId: "CA-test",
-        messages: HISTORY,
-        tools: [],
-        signal: new AbortController().signal,
-      })) {
-        if (chunk.type === "text") received.push(chunk.text);
-      }
-    })();
-    const error = await caught(run);
-    expect(error.kind).toBe("timeout");
-    expect(error.message).toMatch(/stalled/);
+    const run = caught(
+      (async () => {
+        for await (const chunk of client({ idleTimeoutMs: 50 }).stream({
+          callId: "CA-test",
+          messages: HISTORY,
+          tools: [],
+          signal: new AbortController().signal,
+        })) {
+          if (chunk.type === "text") received.push(chunk.text);
+        }
+      })(),
+    );
+    await until(() => received.length > 0);
+    await advanceUntilSettled(run, 50);
+
+    expect((await run).kind).toBe("timeout");
+    expect((await run).message).toMatch(/stalled/);
     expect(received.join("")).toBe("Let me see");
   });
 
   it("does not count the consumer's own time against the idle timeout", async () => {
+    useFakeDeadlines();
     fake.enqueue({ type: "text", tokens: ["one", " two", " three"] });
     const received: string[] = [];
     for await (const chunk of client({ idleTimeoutMs: 150 }).stream({
@@ -461,7 +506,8 @@ describe("OpenAiLlmClient failures", () => {
       signal: new AbortController().signal,
     })) {
       if (chunk.type === "text") received.push(chunk.text);
-      await delay(250); // a slow consumer, e.g. waiting for TTS
+      // A slow consumer (waiting for TTS, say): 250 ms pass on the client's clock before it asks for more.
+      await vi.advanceTimersByTimeAsync(250);
     }
     expect(received.join("")).toBe("one two three");
   });

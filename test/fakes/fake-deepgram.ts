@@ -10,9 +10,11 @@
  * Results and `[0, 1]` elsewhere, absolute word times, `model_info` of nova-3. Like the real service it
  * closes with 1011 when neither audio nor a text message came for `idleTimeoutMs`.
  *
- * Speech is found by energy: 20 ms windows of decoded audio louder than `speechThreshold` (RMS, int16
- * scale). Speech starts after `minSpeechMs` of loud windows and ends after the query's `endpointing` ms of
- * quiet (or `endOfSpeechMs` when endpointing is off or absent). Each utterance takes the next scripted
+ * Speech is found by energy by default: 20 ms windows of decoded audio louder than `speechThreshold` (RMS,
+ * int16 scale). Speech starts after `minSpeechMs` of loud windows and ends after the query's `endpointing` ms
+ * of quiet (or `endOfSpeechMs` when endpointing is off or absent). Given `vad` (the real Silero VAD), speech
+ * is what the VAD calls speech instead (`createSpeechSegmenter` with its defaults), so white noise or a click
+ * is not an utterance; that mode takes 8 kHz mu-law, what Twilio sends. Each utterance takes the next scripted
  * transcript (server-wide, across connections), so real speech fixtures produce known words. Everything is
  * computed from the audio received, never from the wall clock, so results do not depend on send speed.
  *
@@ -26,6 +28,8 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo, Socket } from "node:net";
 import { type WebSocket, WebSocketServer } from "ws";
 import { mulawToPcm16 } from "../../src/audio/mulaw.js";
+import type { SileroVad } from "../../src/engines/vad/silero-vad.js";
+import { createSpeechSegmenter, type SpeechSegmenter } from "../../src/engines/vad/speech-segmenter.js";
 
 export interface FakeDeepgramOptions {
   /** The key the fake accepts. Default "fake-deepgram-key". */
@@ -51,6 +55,19 @@ export interface FakeDeepgramOptions {
   interimEveryMs?: number;
   /** Close 1011 after this long without audio or a text message. Default 10000 ms, as Deepgram. */
   idleTimeoutMs?: number;
+  /**
+   * Decide what is speech with this Silero VAD instead of by energy (`speechThreshold` and `minSpeechMs` are
+   * then unused, and the VAD's own 550 ms of silence ends an utterance, whatever the query's `endpointing`).
+   */
+  vad?: SileroVad;
+}
+
+/** What turns one connection's audio and control messages into Deepgram's messages. */
+interface Recognizer {
+  feed(bytes: Buffer): void;
+  finalize(): void;
+  /** Resolves once every result owed for the audio so far, and the closing `Metadata`, is sent. */
+  closeStream(): Promise<void>;
 }
 
 /** Deepgram's JSON body for a refused handshake. */
@@ -243,7 +260,9 @@ export class FakeDeepgram {
           ? `unsupported encoding ${encoding}`
           : !(Number(url.searchParams.get("sample_rate")) > 0)
             ? "sample_rate is required when encoding is set"
-            : undefined;
+            : this.options.vad && (encoding !== "mulaw" || url.searchParams.get("sample_rate") !== "8000")
+              ? "the fake's Silero VAD mode takes encoding=mulaw&sample_rate=8000 (Twilio's audio)"
+              : undefined;
     if (badQuery)
       return { status: 400, body: { err_code: "Bad Request", err_msg: badQuery, request_id: requestId } };
     return undefined;
@@ -270,7 +289,9 @@ export class FakeDeepgram {
     let utterances = 0;
     const nextTranscript = () =>
       this.options.transcriptFor?.(utterances++, record.index) ?? this.nextTranscript();
-    const recognizer = new EnergyRecognizer(query, this.options, nextTranscript, send);
+    const recognizer: Recognizer = this.options.vad
+      ? new VadRecognizer(query, this.options.vad, this.options, nextTranscript, send)
+      : new EnergyRecognizer(query, this.options, nextTranscript, send);
     let idleTimer: NodeJS.Timeout | undefined;
     const idleTimeoutMs = this.options.idleTimeoutMs ?? 10_000;
     const resetIdle = () => {
@@ -304,9 +325,10 @@ export class FakeDeepgram {
       this.changed();
       if (type === "Finalize") recognizer.finalize();
       if (type === "CloseStream") {
-        recognizer.closeStream();
-        if (!record.closed) record.closed = { code: 1000, by: "server" };
-        ws.close(1000);
+        void recognizer.closeStream().then(() => {
+          if (!record.closed) record.closed = { code: 1000, by: "server" };
+          ws.close(1000);
+        });
       }
     });
     ws.on("close", (code) => {
@@ -327,7 +349,7 @@ export class FakeDeepgram {
  * Turns received audio into Deepgram messages for one connection. Times are seconds of audio received on
  * this connection, as Deepgram counts them.
  */
-class EnergyRecognizer {
+class EnergyRecognizer implements Recognizer {
   private readonly encoding: string;
   private readonly sampleRate: number;
   private readonly samplesPerWindow: number;
@@ -401,19 +423,9 @@ class EnergyRecognizer {
     this.emitFinal({ speechFinal: false, fromFinalize: true });
   }
 
-  closeStream(): void {
+  async closeStream(): Promise<void> {
     if (this.speaking) this.emitFinal({ speechFinal: true, fromFinalize: false });
-    this.send({
-      type: "Metadata",
-      transaction_key: "deprecated",
-      request_id: this.requestId,
-      sha256: "incomplete",
-      created: new Date(0).toISOString(),
-      duration: round(this.now),
-      channels: 1,
-      models: [this.modelUuid],
-      model_info: { [this.modelUuid]: MODEL_INFO },
-    });
+    this.send(metadataMessage(this.requestId, this.modelUuid, this.now));
   }
 
   private decode(bytes: Buffer): Int16Array | number[] {
@@ -497,27 +509,216 @@ class EnergyRecognizer {
     speechEnd: number,
     flags: { isFinal: boolean; speechFinal: boolean; fromFinalize?: boolean },
   ): void {
-    const span = Math.max(speechEnd - speechStart, 0.02) / Math.max(tokens.length, 1);
-    const words: Word[] = tokens.map((token, i) => ({
-      word: token.toLowerCase().replace(/[^\p{L}\p{N}']/gu, ""),
-      start: round(speechStart + i * span),
-      end: round(speechStart + (i + 0.9) * span),
-      confidence: 0.98,
-      punctuated_word: token,
-    }));
-    const transcript = tokens.join(" ");
-    this.send({
-      type: "Results",
-      channel_index: [0, 1],
-      duration: round(this.now - this.cursor),
-      start: round(this.cursor),
-      is_final: flags.isFinal,
-      speech_final: flags.speechFinal,
-      from_finalize: flags.fromFinalize ?? false,
-      channel: { alternatives: [{ transcript, confidence: transcript === "" ? 0 : 0.98, words }] },
-      metadata: { request_id: this.requestId, model_info: MODEL_INFO, model_uuid: this.modelUuid },
+    this.send(
+      resultsMessage({
+        tokens,
+        speechStart,
+        speechEnd,
+        start: this.cursor,
+        end: this.now,
+        ...flags,
+        requestId: this.requestId,
+        modelUuid: this.modelUuid,
+      }),
+    );
+  }
+}
+
+/**
+ * Speech as the real Silero VAD hears it, through the segmenter the Whisper adapter uses. Frames are judged
+ * one at a time in arrival order (each push waits for the VAD), so every message follows from the audio
+ * alone. Times are seconds of audio received on the connection.
+ */
+class VadRecognizer implements Recognizer {
+  private readonly segmenter: SpeechSegmenter;
+  private readonly interimResults: boolean;
+  private readonly vadEvents: boolean;
+  private readonly utteranceEnd: number | undefined;
+  private readonly requestId = randomUUID();
+  private readonly modelUuid = randomUUID();
+  /** Audio judged so far, in seconds. */
+  private judged = 0;
+  /** End of the last final result: the next result starts here. */
+  private cursor = 0;
+  /** The open utterance's words, from `speechStarted` to its final result. */
+  private words: string[] | undefined;
+  private interimsSent = 0;
+  private pendingUtteranceEnd: number | undefined;
+  /** A `Finalize` is flushing the segmenter: the segment it ends is `from_finalize`, not `speech_final`. */
+  private finalizing = false;
+  /** Every push, finalize and close, in order. */
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    query: URLSearchParams,
+    vad: SileroVad,
+    options: FakeDeepgramOptions,
+    private readonly nextTranscript: () => string,
+    private readonly send: (message: Record<string, unknown>) => void,
+  ) {
+    this.interimResults = query.get("interim_results") === "true";
+    this.vadEvents = query.get("vad_events") === "true";
+    const utteranceEndMs = Number(query.get("utterance_end_ms"));
+    // Deepgram sends UtteranceEnd only with interim results on.
+    this.utteranceEnd = utteranceEndMs > 0 && this.interimResults ? utteranceEndMs / 1000 : undefined;
+    this.segmenter = createSpeechSegmenter({
+      vad,
+      ...(options.interimEveryMs === undefined ? {} : { interimEveryMs: options.interimEveryMs }),
+      onEvent: (event) => {
+        switch (event.type) {
+          case "speechStarted":
+            this.words = this.nextTranscript().split(/\s+/).filter(Boolean);
+            this.interimsSent = 0;
+            this.pendingUtteranceEnd = undefined;
+            if (this.vadEvents)
+              this.send({ type: "SpeechStarted", channel: [0, 1], timestamp: round(event.at) });
+            break;
+          case "speechUpdate":
+            if (this.interimResults && this.words) {
+              this.interimsSent++;
+              this.sendResults(this.words.slice(0, this.interimsSent), event.start, event.end, event.end, {
+                isFinal: false,
+                speechFinal: false,
+              });
+            }
+            break;
+          case "speechEnded":
+            this.final(event.start, event.end, { speechFinal: !event.cut, fromFinalize: false });
+            break;
+        }
+      },
     });
   }
+
+  feed(bytes: Buffer): void {
+    this.enqueue(async () => {
+      this.segmenter.push(bytes);
+      await this.segmenter.drained();
+      this.judged += bytes.length / 8000;
+      if (
+        this.words === undefined &&
+        this.pendingUtteranceEnd !== undefined &&
+        this.utteranceEnd !== undefined &&
+        this.judged - this.pendingUtteranceEnd >= this.utteranceEnd
+      ) {
+        this.send({ type: "UtteranceEnd", channel: [0, 1], last_word_end: round(this.pendingUtteranceEnd) });
+        this.pendingUtteranceEnd = undefined;
+      }
+    });
+  }
+
+  finalize(): void {
+    this.enqueue(async () => {
+      const open = this.words !== undefined;
+      // An open segment ends now (as speechEnded, with from_finalize set below); none: an empty final.
+      this.finalizing = true;
+      await this.segmenter.flush();
+      this.finalizing = false;
+      if (!open) this.final(this.judged, this.judged, { speechFinal: false, fromFinalize: true });
+    });
+  }
+
+  closeStream(): Promise<void> {
+    return this.enqueue(async () => {
+      await this.segmenter.flush();
+      this.segmenter.close();
+      this.send(metadataMessage(this.requestId, this.modelUuid, this.judged));
+    });
+  }
+
+  private enqueue(step: () => Promise<void>): Promise<void> {
+    this.queue = this.queue.then(step);
+    return this.queue;
+  }
+
+  private final(start: number, end: number, flags: { speechFinal: boolean; fromFinalize: boolean }): void {
+    const words = this.words ?? [];
+    this.words = undefined;
+    const fromFinalize = flags.fromFinalize || this.finalizing;
+    this.sendResults(words, start, end, this.judged, {
+      isFinal: true,
+      speechFinal: fromFinalize ? false : flags.speechFinal,
+      fromFinalize,
+    });
+    if (words.length > 0 && this.utteranceEnd !== undefined) this.pendingUtteranceEnd = end;
+    this.cursor = Math.max(this.cursor, this.judged);
+  }
+
+  private sendResults(
+    tokens: readonly string[],
+    speechStart: number,
+    speechEnd: number,
+    now: number,
+    flags: { isFinal: boolean; speechFinal: boolean; fromFinalize?: boolean },
+  ): void {
+    this.send(
+      resultsMessage({
+        tokens,
+        speechStart,
+        speechEnd,
+        start: this.cursor,
+        end: Math.max(now, this.cursor),
+        ...flags,
+        requestId: this.requestId,
+        modelUuid: this.modelUuid,
+      }),
+    );
+  }
+}
+
+/** A `Results` message as Deepgram sends it: words spread evenly over the speech, the result over [start, end]. */
+function resultsMessage(result: {
+  tokens: readonly string[];
+  speechStart: number;
+  speechEnd: number;
+  start: number;
+  end: number;
+  isFinal: boolean;
+  speechFinal: boolean;
+  fromFinalize?: boolean;
+  requestId: string;
+  modelUuid: string;
+}): Record<string, unknown> {
+  const { tokens, speechStart, speechEnd } = result;
+  const span = Math.max(speechEnd - speechStart, 0.02) / Math.max(tokens.length, 1);
+  const words: Word[] = tokens.map((token, i) => ({
+    word: token.toLowerCase().replace(/[^\p{L}\p{N}']/gu, ""),
+    start: round(speechStart + i * span),
+    end: round(speechStart + (i + 0.9) * span),
+    confidence: 0.98,
+    punctuated_word: token,
+  }));
+  const transcript = tokens.join(" ");
+  return {
+    type: "Results",
+    channel_index: [0, 1],
+    duration: round(result.end - result.start),
+    start: round(result.start),
+    is_final: result.isFinal,
+    speech_final: result.speechFinal,
+    from_finalize: result.fromFinalize ?? false,
+    channel: { alternatives: [{ transcript, confidence: transcript === "" ? 0 : 0.98, words }] },
+    metadata: { request_id: result.requestId, model_info: MODEL_INFO, model_uuid: result.modelUuid },
+  };
+}
+
+/** The `Metadata` Deepgram sends after `CloseStream`. */
+function metadataMessage(
+  requestId: string,
+  modelUuid: string,
+  durationSeconds: number,
+): Record<string, unknown> {
+  return {
+    type: "Metadata",
+    transaction_key: "deprecated",
+    request_id: requestId,
+    sha256: "incomplete",
+    created: new Date(0).toISOString(),
+    duration: round(durationSeconds),
+    channels: 1,
+    models: [modelUuid],
+    model_info: { [modelUuid]: MODEL_INFO },
+  };
 }
 
 function controlType(text: string): string {
