@@ -7,7 +7,13 @@
  */
 import type { InspectionEvent } from "xstate";
 import type { CallEngines, CallLog } from "../machines/call.machine.js";
-import { type CallActor, type CallSession, startCall } from "../machines/call-actor.js";
+import {
+  type CallActor,
+  type CallSession,
+  type ReadableClock,
+  realClock,
+  startCall,
+} from "../machines/call-actor.js";
 import { type CallConfig, forRecogniser } from "../machines/call-config.js";
 import {
   EngineError,
@@ -25,6 +31,8 @@ import type { TwilioRest } from "./twilio/rest.js";
 export interface CallInstrumentation {
   /** Wrap the call's engines (to record or time what goes through them); return them unchanged otherwise. */
   wrapEngines?(engines: CallEngines): CallEngines;
+  /** Wrap the actor clock (to note when its timers were due); return it unchanged otherwise. */
+  wrapClock?(clock: ReadableClock): ReadableClock;
   /** Sees every XState inspection event of the call actor and its children. */
   inspect?(event: InspectionEvent): void;
   /** The actor, once started: subscribe to its emitted events (`actor.on`) or snapshots. */
@@ -56,11 +64,14 @@ export function createCallFactory(options: CallFactoryOptions): CallFactory {
     const attached = instruments.map((instrument) => instrument.attach({ start, config, log }));
     let engines: CallEngines = { ...options.engines, telephony: telephonyFor(output, options.rest, log) };
     for (const instrumentation of attached) engines = instrumentation.wrapEngines?.(engines) ?? engines;
+    let clock = realClock;
+    for (const instrumentation of attached) clock = instrumentation.wrapClock?.(clock) ?? clock;
     const inspectors = attached.flatMap((a) => (a.inspect ? [a.inspect.bind(a)] : []));
 
     const session = startCall({
       callId: start.callSid,
       engines,
+      clock,
       config,
       phrases: options.phrases,
       log: callLog(log),

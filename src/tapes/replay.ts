@@ -77,7 +77,7 @@ export async function replayTape(tape: Tape, options: ReplayOptions = {}): Promi
     engines: recorder.wrapEngines(players.engines),
     config,
     phrases: players.phrases,
-    clock,
+    clock: recorder.wrapClock(clock),
     inspect: (event) => recorder.inspect(event),
   });
   let actorError: unknown;
@@ -130,7 +130,7 @@ export async function replayTape(tape: Tape, options: ReplayOptions = {}): Promi
     recordedOutputs,
     replayed,
     replayedOutputs,
-    divergence: findDivergence(recordedOutputs, replayedOutputs, toleranceMs),
+    divergence: findDivergence(tape.entries, replayed, toleranceMs),
     actorError,
     toleranceMs,
   };

@@ -3,12 +3,16 @@
  * words a person can act on: the outputs that still matched, what happened on the line just before, and the
  * recorded and replayed outputs from that point on.
  *
- * Two outputs match when they are the same kind with the same content (every field but the time) and their
- * times lie within the tolerance: replay times are exact, recorded ones carry the few milliseconds a real
- * event loop adds, and a changed turn-taking setting shows up as a time difference far larger than that.
+ * Two outputs match when they are the same kind with the same content (every field but the time) and they were
+ * caused at the same time, within the tolerance. An output's cause time is when what made it happen happened:
+ * the latest input before it, or the due time of the latest timer before it (tapes record a timer's due time
+ * beside the time it fired). Neither depends on the host: replay feeds the inputs at their recorded times and
+ * its timers fire at their due times, while a recorded output's own time also holds however long a busy host
+ * took to get to it, tens or hundreds of milliseconds on a saturated machine. A changed turn-taking setting
+ * moves a timer's due time, or the input an output waits for, and shows.
  */
 import { isDeepStrictEqual } from "node:util";
-import { isEnd, isOutput, type TapeEntry, type TapeOutput } from "./tape-format.js";
+import { isEnd, isInput, isOutput, type TapeEntry, type TapeOutput } from "./tape-format.js";
 
 export type DivergenceKind = "different" | "timing" | "missing" | "extra";
 
@@ -18,30 +22,63 @@ export interface Divergence {
   index: number;
   recorded: TapeOutput | undefined;
   replayed: TapeOutput | undefined;
+  /** For "timing": how much later (negative: earlier) the replayed output was caused than the recorded one. */
+  causedLaterMs?: number;
+}
+
+/** One output and the time it was caused at (see the header comment). */
+export interface CausedOutput {
+  output: TapeOutput;
+  causedAt: number;
+}
+
+/** Every output of a tape (recorded or replayed), in order, with its cause time. */
+export function causedOutputs(entries: readonly TapeEntry[]): CausedOutput[] {
+  const caused: CausedOutput[] = [];
+  let cause = 0;
+  for (const entry of entries) {
+    if (isInput(entry)) cause = Math.max(cause, entry.t);
+    else if (isOutput(entry)) {
+      if (entry.out === "timer") cause = Math.max(cause, entry.due ?? entry.t);
+      caused.push({ output: entry, causedAt: cause });
+    }
+  }
+  return caused;
 }
 
 export function findDivergence(
-  recorded: readonly TapeOutput[],
-  replayed: readonly TapeOutput[],
+  recordedEntries: readonly TapeEntry[],
+  replayedEntries: readonly TapeEntry[],
   toleranceMs: number,
 ): Divergence | undefined {
+  const recorded = causedOutputs(recordedEntries);
+  const replayed = causedOutputs(replayedEntries);
   const length = Math.max(recorded.length, replayed.length);
   for (let index = 0; index < length; index++) {
     const want = recorded[index];
     const got = replayed[index];
-    if (want === undefined) return { kind: "extra", index, recorded: want, replayed: got };
-    if (got === undefined) return { kind: "missing", index, recorded: want, replayed: got };
-    if (!sameContent(want, got)) return { kind: "different", index, recorded: want, replayed: got };
-    if (Math.abs(want.t - got.t) > toleranceMs)
-      return { kind: "timing", index, recorded: want, replayed: got };
+    const pair = { index, recorded: want?.output, replayed: got?.output };
+    if (want === undefined) return { kind: "extra", ...pair };
+    if (got === undefined) return { kind: "missing", ...pair };
+    if (!sameContent(want.output, got.output)) return { kind: "different", ...pair };
+    const causedLaterMs = got.causedAt - want.causedAt;
+    if (Math.abs(causedLaterMs) > toleranceMs) return { kind: "timing", ...pair, causedLaterMs };
   }
   return undefined;
 }
 
+/** Same kind, same content: every field but the times (a timer's due time is compared as its cause time). */
 function sameContent(a: TapeOutput, b: TapeOutput): boolean {
-  const { t: _a, ...restA } = a;
-  const { t: _b, ...restB } = b;
-  return isDeepStrictEqual(restA, restB);
+  return isDeepStrictEqual(withoutTimes(a), withoutTimes(b));
+}
+
+function withoutTimes(output: TapeOutput): Record<string, unknown> {
+  const { t: _t, ...rest } = output;
+  if (rest.out === "timer") {
+    const { due: _due, ...timer } = rest;
+    return timer;
+  }
+  return rest;
 }
 
 export interface DivergenceReportInput {
@@ -101,7 +138,7 @@ function explain(divergence: Divergence, toleranceMs: number): string {
       return `the replayed call did "${describe(replayed as TapeOutput)}" where the recording did "${describe(recorded as TapeOutput)}"`;
     case "timing": {
       const want = recorded as TapeOutput;
-      const delta = (replayed as TapeOutput).t - want.t;
+      const delta = divergence.causedLaterMs ?? (replayed as TapeOutput).t - want.t;
       return (
         `"${describe(want)}" happened ${Math.abs(delta).toFixed(1)} ms ${delta > 0 ? "later" : "earlier"} than recorded ` +
         `(tolerance ${toleranceMs} ms)`

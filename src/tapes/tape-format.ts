@@ -136,7 +136,13 @@ export type TapeInput = z.infer<typeof inputSchema>;
 const outputSchema = z.discriminatedUnion("out", [
   z.object({ t, out: z.literal("state"), value: z.string() }),
   /** A delayed event of the actor's own fired: `xstate.after.<delay>.<state>`, or the TTS watchdog. */
-  z.object({ t, out: z.literal("timer"), event: z.string() }),
+  z.object({
+    t,
+    out: z.literal("timer"),
+    event: z.string(),
+    /** When the timer was due (it fired at `t`, later by however busy the host was); absent on older tapes. */
+    due: z.number().optional(),
+  }),
   z.object({ t, out: z.literal("emit"), event: z.looseObject({ type: z.string() }) }),
   z.object({ t, out: z.literal("media"), bytes: z.number().int().nonnegative(), sha: z.string() }),
   z.object({ t, out: z.literal("mark"), name: z.string() }),

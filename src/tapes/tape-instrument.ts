@@ -78,6 +78,7 @@ export function createTapeRecorderInstrument(options: TapeRecorderInstrumentOpti
           });
           return recorder.wrapEngines(engines);
         },
+        wrapClock: (actorClock) => recorder.wrapClock(actorClock),
         inspect: (event) => recorder.inspect(event),
         ended: () => recorder.end("stream closed"),
       };

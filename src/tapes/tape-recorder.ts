@@ -11,6 +11,7 @@
  */
 import type { InspectionEvent } from "xstate";
 import type { CallEngines } from "../../machines/call.machine.js";
+import type { ReadableClock } from "../../machines/call-actor.js";
 import type { CallConfig } from "../../machines/call-config.js";
 import { asEngineError } from "../../machines/engine-errors.js";
 import type {
@@ -64,12 +65,37 @@ export class CallTapeRecorder {
   private callerFrames = 0;
   private lastState: string | undefined;
   private timers = 0;
+  /** While one of the actor's timers fires: how late it fired (ms on the actor clock), for its `due`. */
+  private firingLateMs: number | undefined;
   private readonly callerAudio: CallerAudioBatch | undefined;
 
   constructor(private readonly options: CallTapeRecorderOptions) {
     this.origin = options.clock.now();
     this.audio = options.audio ?? false;
     this.callerAudio = this.audio ? new CallerAudioBatch() : undefined;
+  }
+
+  /**
+   * The actor clock the call should run on, passed through to `clock`, so each `timer` line also says when the
+   * timer was due: replay then compares due times, which do not depend on how busy the host was.
+   */
+  wrapClock(clock: ReadableClock): ReadableClock {
+    return {
+      now: () => clock.now(),
+      setTimeout: (fn, timeout) => {
+        const due = clock.now() + timeout;
+        return clock.setTimeout((...args: unknown[]) => {
+          const outer = this.firingLateMs;
+          this.firingLateMs = Math.max(0, clock.now() - due);
+          try {
+            fn(...args);
+          } finally {
+            this.firingLateMs = outer;
+          }
+        }, timeout);
+      },
+      clearTimeout: (id) => clock.clearTimeout(id),
+    };
   }
 
   /** How many of the actor's own timers fired so far (replay lines its timers up with the recording's). */
@@ -113,7 +139,9 @@ export class CallTapeRecorder {
           this.write({ in: type, ...fields } as Untimed<TapeInput>);
         } else if (event.sourceRef === event.actorRef) {
           this.timers += 1;
-          this.write({ out: "timer", event: type });
+          const late = this.firingLateMs;
+          const due = late === undefined ? undefined : Math.round((this.now() - late) * 100) / 100;
+          this.write({ out: "timer", event: type, ...(due === undefined ? {} : { due }) });
         }
         return;
       }

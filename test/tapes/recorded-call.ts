@@ -3,7 +3,7 @@
  * tape recorder writes it down, on a simulated clock. Its timers may be made to fire late, as real ones do
  * under load, to test that replay keeps the recorded order of timers and inputs.
  */
-import { type CallClock, createCallActor } from "../../machines/call-actor.js";
+import { createCallActor, type ReadableClock } from "../../machines/call-actor.js";
 import { type CallConfig, callConfig } from "../../machines/call-config.js";
 import { EngineError } from "../../machines/engines.js";
 import { AudioFingerprints } from "../../src/tapes/audio-fingerprints.js";
@@ -17,11 +17,14 @@ const CALL_SID = "CA0123456789abcdef0123456789abcdef";
 const STREAM_SID = "MZ0123456789abcdef0123456789abcdef";
 
 /** A clock whose timers fire `lateMs` after they are due, as a busy event loop makes them. */
-class LateClock implements CallClock {
+class LateClock implements ReadableClock {
   constructor(
     private readonly inner: ReplayClock,
     private readonly lateMs: number,
   ) {}
+  now(): number {
+    return this.inner.now();
+  }
   setTimeout(fn: (...args: unknown[]) => void, timeout: number): unknown {
     return this.inner.setTimeout(fn, timeout + this.lateMs);
   }
@@ -68,7 +71,7 @@ export function startRecordedCall(
     engines: recorder.wrapEngines({ stt, llm, tts, telephony }),
     config,
     phrases,
-    clock,
+    clock: recorder.wrapClock(clock),
     inspect: (event) => recorder.inspect(event),
   });
   actor.start();

@@ -127,6 +127,25 @@ describe("replaying a recorded call", () => {
   });
 });
 
+describe("a recording made on a busy host", () => {
+  it("replays identically though every output came 150 ms after what caused it, timers included", async () => {
+    const tape = await recordConversation();
+    // What a saturated machine leaves: the inputs at their times, everything the call did late.
+    const slow: Tape = {
+      ...tape,
+      entries: tape.entries.map((entry) => (isOutput(entry) ? { ...entry, t: entry.t + 150 } : entry)),
+    };
+    expect(
+      slow.entries.some((entry) => isOutput(entry) && entry.out === "timer" && entry.due !== undefined),
+    ).toBe(true);
+
+    expect((await replayTape(slow)).divergence).toBeUndefined();
+    // A setting that moves a timer still shows, by its due time.
+    const result = await replayTape(slow, { overrides: { idleRepromptMs: 6000 } });
+    expect(result.divergence).toMatchObject({ kind: "timing", causedLaterMs: -2000 });
+  });
+});
+
 describe("timers that fired off their due time in the recording", () => {
   /** A caller who speaks 15 ms after the idle reprompt was due; the recording's timer ran 30 ms late. */
   async function recordSpeechJustAfterIdleDeadline(
