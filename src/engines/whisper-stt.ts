@@ -57,10 +57,18 @@ export interface WhisperSttOptions {
   logger?: WhisperLogger;
 }
 
+export interface WhisperSttSession extends SttSession {
+  /**
+   * Resolves once every frame sent so far has been judged by the VAD (and the engine is loaded, or failed to).
+   * Lets replay and tests feed audio as fast as the VAD keeps up, with no clock.
+   */
+  drained(): Promise<void>;
+}
+
 export interface WhisperStt {
   readonly name: string;
   /** Opens at once; audio is kept until the VAD and the model are loaded. */
-  open(options: { callId: string; onEvent: (event: NeutralSttEvent) => void }): SttSession;
+  open(options: { callId: string; onEvent: (event: NeutralSttEvent) => void }): WhisperSttSession;
 }
 
 export const WHISPER_STT_DEFAULTS = { model: "tiny.en", language: "en" } as const;
@@ -119,7 +127,7 @@ interface SessionOptions {
 type EndedSegment = Extract<SpeechSegmentEvent, { type: "speechEnded" }>;
 type OpenSegment = Extract<SpeechSegmentEvent, { type: "speechUpdate" }>;
 
-function openSession(options: SessionOptions): SttSession {
+function openSession(options: SessionOptions): WhisperSttSession {
   const { callId, logger } = options;
   /** Aborts every request of this call on close. */
   const lifetime = new AbortController();
@@ -243,7 +251,7 @@ function openSession(options: SessionOptions): SttSession {
     emit({ type: "speechEnded", at: ended.end });
   }
 
-  options.ready.then(
+  const started = options.ready.then(
     ([vad, loaded]) => {
       if (done) return;
       transcriber = loaded;
@@ -271,6 +279,10 @@ function openSession(options: SessionOptions): SttSession {
   );
 
   return {
+    async drained() {
+      await started;
+      await segmenter?.drained();
+    },
     sendAudio(frame) {
       if (done) return;
       if (segmenter !== undefined) segmenter.push(frame);
