@@ -65,7 +65,6 @@ export function createOpenAiTranscriber(options: OpenAiTranscriberOptions): Segm
         throw failure(error, endpoint, options.model, signal);
       }
     },
-    release() {},
   };
 }
 

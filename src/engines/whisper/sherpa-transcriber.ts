@@ -92,7 +92,5 @@ export async function loadSherpaWhisper(options: SherpaWhisperOptions): Promise<
       if (signal.aborted) throw new TranscriptionError("aborted", "transcription aborted", false);
       return { text: text.trim(), confidence: 1 };
     },
-    // The native recognizer is freed by its finalizer; dropping the reference is all there is to do.
-    release() {},
   };
 }

@@ -20,8 +20,6 @@ export interface SegmentTranscriber {
   readonly describe: string;
   /** `audio`: 16 kHz mono floats in [-1, 1). Rejects with a `TranscriptionError`. */
   transcribe(audio: Float32Array, signal: AbortSignal): Promise<Transcription>;
-  /** Releases what the back-end holds (native recognizer). */
-  release(): void;
 }
 
 /**
