@@ -99,9 +99,10 @@ function telephony(env: Env): EngineStatus {
 
 function stt(env: Env): EngineStatus {
   if (env.STT_PROVIDER === "whisper") {
-    return status("stt", "whisper", "self-hosted Whisper", [
-      "STT_PROVIDER=whisper: not available in this build yet",
-    ]);
+    const where = env.WHISPER_BASE_URL
+      ? `the transcription server at ${env.WHISPER_BASE_URL}`
+      : `in process, from ${env.WHISPER_MODEL_DIR ?? "the models directory (npm run models -- download whisper)"}`;
+    return status("stt", "whisper", `model ${env.WHISPER_MODEL}, ${where}, with Silero VAD`, []);
   }
   const missing = env.DEEPGRAM_API_KEY
     ? []

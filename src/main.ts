@@ -47,7 +47,8 @@ async function main(): Promise<void> {
     phrases: { greeting: env.GREETING },
     transferNumber: env.TRANSFER_NUMBER ?? null,
   });
-  const engines = createEngines(env, Object.values(callSettings.phrases), log);
+  const metrics = createMetrics();
+  const engines = createEngines(env, Object.values(callSettings.phrases), log, metrics);
   const rest =
     env.TWILIO_ACCOUNT_SID && env.TWILIO_AUTH_TOKEN
       ? createTwilioRest({
@@ -75,7 +76,6 @@ async function main(): Promise<void> {
     log,
   });
   void llmReachability.checkNow();
-  const metrics = createMetrics();
   const observability = await startObservability({ env, metrics, log });
   const server = await buildServer({
     config,

@@ -18,6 +18,7 @@ import { type Env, llmProvider } from "../config.js";
 import type { LiveEngineState } from "../engine-status.js";
 import { messageOf } from "../error-message.js";
 import type { Log } from "../logger.js";
+import type { Metrics } from "../metrics.js";
 import { DeepgramSttEngine } from "./deepgram-stt.js";
 import { loadKokoro } from "./kokoro-tts.js";
 import { OpenAiLlmClient } from "./openai-llm.js";
@@ -25,6 +26,7 @@ import { createOpenAiSpeechTts } from "./openai-speech-tts.js";
 import { createPiperHttpTts } from "./piper-http-tts.js";
 import { loadPiperTts } from "./piper-tts.js";
 import { loadWithRetry, type RetryingLoadOptions } from "./retrying-load.js";
+import { createWhisperStt } from "./whisper-stt.js";
 
 export interface Engines {
   stt: SttEngine;
@@ -42,8 +44,18 @@ export interface Engines {
   probeLlm: (signal: AbortSignal) => Promise<void>;
 }
 
-export function createEngines(env: Env, phrases: readonly string[], log: Log): Engines {
-  const stt = buildStt(env, log.child({ engine: "stt" }));
+/** Where engine failures that no call sees whole are counted (one Whisper transcription that failed). */
+export interface EngineCounters {
+  engineErrors: Pick<Metrics["engineErrors"], "inc">;
+}
+
+export function createEngines(
+  env: Env,
+  phrases: readonly string[],
+  log: Log,
+  counters?: EngineCounters,
+): Engines {
+  const stt = buildStt(env, log.child({ engine: "stt" }), counters);
   const llm = buildLlm(env, log.child({ engine: "llm" }));
   const { tts, loaded, state, stop } = buildTts(env, log.child({ engine: "tts" }));
   const phraseCache = createPhraseCache(tts);
@@ -77,9 +89,15 @@ export function createEngines(env: Env, phrases: readonly string[], log: Log): E
   };
 }
 
-function buildStt(env: Env, log: Log): SttEngine {
+function buildStt(env: Env, log: Log, counters: EngineCounters | undefined): SttEngine {
   if (env.STT_PROVIDER === "whisper") {
-    return unavailableStt("STT_PROVIDER=whisper is not available in this build yet");
+    return createWhisperStt({
+      baseUrl: env.WHISPER_BASE_URL,
+      model: env.WHISPER_MODEL,
+      modelDir: env.WHISPER_MODEL_DIR,
+      logger: log,
+      onTranscriptionFailed: (error) => counters?.engineErrors.inc({ engine: "stt", kind: error.kind }),
+    });
   }
   if (!env.DEEPGRAM_API_KEY) return unavailableStt("DEEPGRAM_API_KEY is not set");
   try {

@@ -1,7 +1,7 @@
 /**
  * Whisper as a speech-to-text engine for calls: Whisper is a batch recogniser, so the Silero VAD segmenter
  * (vad/speech-segmenter.ts) decides when the caller speaks, and each segment is transcribed whole when it
- * ends. It speaks the vendor-neutral `NeutralSttEvent` vocabulary:
+ * ends. It speaks the vendor-neutral `SttEvent` vocabulary:
  * - segmenter speechStarted -> `speechStarted`;
  * - segmenter speechUpdate (about every second of speech) -> the open segment is transcribed, if no
  *   transcription of this call is in flight, and reported as `interim` (words for the barge-in gate while the
@@ -17,7 +17,7 @@
  */
 
 import type { Logger } from "pino";
-import { EngineError, type NeutralSttEvent, type SttSession } from "../../machines/engines.js";
+import { EngineError, type SttEngine, type SttEvent, type SttSession } from "../../machines/engines.js";
 import { messageOf } from "../error-message.js";
 import { loadSileroVad, type SileroVad } from "./vad/silero-vad.js";
 import {
@@ -65,10 +65,9 @@ export interface WhisperSttSession extends SttSession {
   drained(): Promise<void>;
 }
 
-export interface WhisperStt {
-  readonly name: string;
+export interface WhisperStt extends SttEngine {
   /** Opens at once; audio is kept until the VAD and the model are loaded. */
-  open(options: { callId: string; onEvent: (event: NeutralSttEvent) => void }): WhisperSttSession;
+  open(options: { callId: string; onEvent: (event: SttEvent) => void }): WhisperSttSession;
 }
 
 export const WHISPER_STT_DEFAULTS = { model: "tiny.en", language: "en" } as const;
@@ -103,6 +102,8 @@ export function createWhisperStt(options: WhisperSttOptions = {}): WhisperStt {
   const loadVad = options.loadVad ?? (() => loadSileroVad());
   return {
     name: options.baseUrl ? "whisper-server" : "whisper",
+    // Silero tells speech from noise: speech that lasts may interrupt the agent before Whisper has a word.
+    speechStartIsReliable: true,
     open: ({ callId, onEvent }) =>
       openSession({
         callId,
@@ -117,7 +118,7 @@ export function createWhisperStt(options: WhisperSttOptions = {}): WhisperStt {
 
 interface SessionOptions {
   callId: string;
-  onEvent: (event: NeutralSttEvent) => void;
+  onEvent: (event: SttEvent) => void;
   ready: Promise<[SileroVad, SegmentTranscriber]>;
   segmenter: SpeechSegmenterSettings;
   onTranscriptionFailed: ((error: EngineError) => void) | undefined;
@@ -144,7 +145,7 @@ function openSession(options: SessionOptions): WhisperSttSession {
   let interim: AbortController | undefined;
   let done = false;
 
-  function emit(event: NeutralSttEvent): void {
+  function emit(event: SttEvent): void {
     if (done) return;
     if (event.type === "failed") done = true;
     try {

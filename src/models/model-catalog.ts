@@ -3,12 +3,12 @@
  * loads weights; the layout under the models directory is the one each engine's loader reads, so the line
  * printed after a download can be pasted into `.env` as is.
  */
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { KOKORO_GRAPH_FILES, type KokoroDtype } from "../engines/kokoro/model-files.js";
+import { PACKAGE_ROOT } from "../package-root.js";
 
 /** The repository's own models/ folder: the Silero VAD ships there, the others are ignored by git there. */
-export const DEFAULT_MODELS_DIR = join(resolve(dirname(fileURLToPath(import.meta.url)), "../.."), "models");
+export const DEFAULT_MODELS_DIR = join(PACKAGE_ROOT, "models");
 
 export type ModelName = "kokoro" | "whisper" | "piper" | "vad";
 export const MODEL_NAMES: readonly ModelName[] = ["kokoro", "whisper", "piper", "vad"];

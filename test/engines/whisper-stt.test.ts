@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { EngineError, NeutralSttEvent } from "../../machines/engines.js";
+import type { EngineError, SttEvent } from "../../machines/engines.js";
 import { MULAW_SILENCE } from "../../src/audio/mulaw.js";
 import { readWav } from "../../src/audio/wav.js";
 import { loadSherpaWhisper } from "../../src/engines/whisper/sherpa-transcriber.js";
@@ -35,19 +35,19 @@ async function callAudio(name: string): Promise<Uint8Array> {
 }
 
 interface Run {
-  events: NeutralSttEvent[];
+  events: SttEvent[];
   warnings: string[];
   failures: EngineError[];
   session: ReturnType<ReturnType<typeof createWhisperStt>["open"]>;
   /** Resolves once an event matches. */
-  until(match: (event: NeutralSttEvent) => boolean): Promise<void>;
+  until(match: (event: SttEvent) => boolean): Promise<void>;
 }
 
 function openRun(options: WhisperSttOptions = {}): Run {
-  const events: NeutralSttEvent[] = [];
+  const events: SttEvent[] = [];
   const warnings: string[] = [];
   const failures: EngineError[] = [];
-  const waiters: { match: (event: NeutralSttEvent) => boolean; resolve: () => void }[] = [];
+  const waiters: { match: (event: SttEvent) => boolean; resolve: () => void }[] = [];
   const stt = createWhisperStt({
     baseUrl: server.baseUrl,
     onTranscriptionFailed: (error) => failures.push(error),
@@ -88,7 +88,7 @@ async function feed(run: Run, audio: Uint8Array): Promise<void> {
 }
 
 /** speechStarted, interim*, final, speechEnded, repeated: nothing else, nothing out of order. */
-function expectUtteranceOrder(events: NeutralSttEvent[]): void {
+function expectUtteranceOrder(events: SttEvent[]): void {
   let state: "idle" | "open" | "final" = "idle";
   for (const event of events) {
     const step = `${state}:${event.type}`;
@@ -104,7 +104,7 @@ function expectUtteranceOrder(events: NeutralSttEvent[]): void {
   expect(state).toBe("idle");
 }
 
-const isEnded = (event: NeutralSttEvent) => event.type === "speechEnded";
+const isEnded = (event: SttEvent) => event.type === "speechEnded";
 
 describe("Whisper engine with a transcription server", () => {
   it("uploads each utterance whole, pre-roll included, as a 16 kHz mono pcm16 WAV, and reports it in order", async () => {
@@ -117,7 +117,7 @@ describe("Whisper engine with a transcription server", () => {
     expectUtteranceOrder(run.events);
     const finals = run.events.filter((e) => e.type === "final");
     expect(finals).toHaveLength(1);
-    const final = finals[0] as Extract<NeutralSttEvent, { type: "final" }>;
+    const final = finals[0] as Extract<SttEvent, { type: "final" }>;
     // The final's words are the answer to the last upload, the whole segment.
     const last = server.uploads.at(-1);
     expect(final.text).toBe(`words ${server.uploads.length - 1}`);
@@ -135,7 +135,7 @@ describe("Whisper engine with a transcription server", () => {
     const wav = readWav(last?.file as Uint8Array);
     // From 400 ms before the speech start to its end: the first syllable is in the upload.
     expect(wav.samples.length / 16000).toBeCloseTo(final.end - final.start + PRE_ROLL_S, 2);
-    const ended = run.events.at(-1) as Extract<NeutralSttEvent, { type: "speechEnded" }>;
+    const ended = run.events.at(-1) as Extract<SttEvent, { type: "speechEnded" }>;
     expect(ended.at).toBe(final.end);
   });
 
@@ -202,7 +202,7 @@ describe("Whisper engine with a transcription server", () => {
     const failed = run.events.filter((e) => e.type === "failed");
     expect(failed).toHaveLength(1);
     expect(run.events.at(-1)?.type).toBe("failed");
-    const error = (failed[0] as Extract<NeutralSttEvent, { type: "failed" }>).error;
+    const error = (failed[0] as Extract<SttEvent, { type: "failed" }>).error;
     expect(error.message).toContain("HTTP 404");
     expect(error.message).toContain("WHISPER_MODEL");
     expect(run.events.some((e) => e.type === "final")).toBe(false);
@@ -221,7 +221,7 @@ describe("Whisper in process (sherpa-onnx)", () => {
       await run.until((e) => e.type === "failed");
       await run.session.close();
       expect(run.events).toHaveLength(1);
-      expect((run.events[0] as Extract<NeutralSttEvent, { type: "failed" }>).error.message).toContain(dir);
+      expect((run.events[0] as Extract<SttEvent, { type: "failed" }>).error.message).toContain(dir);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -11,10 +11,10 @@
  * several callers at once); each call owns only its state and context (`createStream`).
  */
 import { existsSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import { EngineError } from "../../../machines/engines.js";
+import { PACKAGE_ROOT } from "../../package-root.js";
 
 export const SILERO_SAMPLE_RATE = 8000;
 /** Samples per window at 8 kHz (32 ms): the only size Silero v5/v6 accept at this rate. */
@@ -74,17 +74,9 @@ export function resolveSileroModelPath(options: SileroVadOptions = {}): string {
   return shippedModelPath();
 }
 
-/**
- * `models/` sits at the package root, which is two levels above this file when run from the sources
- * (src/engines/vad) and three when built (dist/src/engines/vad): look upwards rather than hard-code either.
- */
+/** `models/` sits at the package root, from the sources and built alike. */
 function shippedModelPath(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (let dir = here; ; dir = dirname(dir)) {
-    const candidate = join(dir, SHIPPED_MODEL);
-    if (existsSync(candidate)) return candidate;
-    if (dirname(dir) === dir) return resolve(here, "..", "..", "..", SHIPPED_MODEL);
-  }
+  return join(PACKAGE_ROOT, SHIPPED_MODEL);
 }
 
 async function openSession(modelPath: string): Promise<SileroVad> {

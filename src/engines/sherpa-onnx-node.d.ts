@@ -1,7 +1,7 @@
 /**
- * The part of sherpa-onnx-node (1.13.x, CommonJS, shipped without types) that the Piper engine uses: an
- * offline TTS built from a VITS (Piper) voice. Shapes from the package's own JSDoc (types.js,
- * non-streaming-tts.js). Other engines may declare further parts of the module; declarations merge.
+ * The parts of sherpa-onnx-node (1.13.x, CommonJS, shipped without types) that our engines use: an offline
+ * TTS built from a VITS (Piper) voice, and the offline recogniser running Whisper. Shapes from the package's
+ * own JSDoc and sources (types.js, non-streaming-tts.js, non-streaming-asr.js).
  */
 declare module "sherpa-onnx-node" {
   namespace sherpa {
@@ -56,6 +56,45 @@ declare module "sherpa-onnx-node" {
       readonly numSpeakers: number;
       /** Synthesises on a libuv worker thread; `onProgress` runs on the JS thread between runs. */
       generateAsync(request: TtsRequest): Promise<GeneratedAudio>;
+    }
+
+    // Speech recognition (Whisper) ------------------------------------------------------------------
+    interface OfflineRecognizerConfig {
+      featConfig?: { sampleRate?: number; featureDim?: number };
+      modelConfig: {
+        whisper?: {
+          encoder: string;
+          decoder: string;
+          language?: string;
+          task?: string;
+          tailPaddings?: number;
+        };
+        tokens: string;
+        numThreads?: number;
+        debug?: boolean | number;
+        provider?: string;
+      };
+      decodingMethod?: string;
+    }
+
+    interface OfflineRecognizerResult {
+      text: string;
+      lang?: string;
+      tokens?: string[];
+      timestamps?: number[];
+    }
+
+    class OfflineStream {
+      acceptWaveform(wave: { samples: Float32Array; sampleRate: number }): void;
+    }
+
+    class OfflineRecognizer {
+      constructor(config: OfflineRecognizerConfig);
+      /** Loads the model off the JS thread. */
+      static createAsync(config: OfflineRecognizerConfig): Promise<OfflineRecognizer>;
+      createStream(): OfflineStream;
+      /** Decodes on a native worker thread. */
+      decodeAsync(stream: OfflineStream): Promise<OfflineRecognizerResult>;
     }
   }
   export = sherpa;
