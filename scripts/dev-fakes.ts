@@ -11,18 +11,30 @@
  * - Twilio REST: records hang-ups and transfers (optional: without it the server ends calls by closing the
  *   stream, which also ends a simulated call).
  *
+ * `--profile self-hosted` swaps in the self-hosted engines: an OpenAI-compatible `/v1/audio/transcriptions`
+ * (the server's Whisper adapter, with its own Silero VAD, uploads each utterance; it is heard as the next
+ * line), the same LLM addressed as Ollama, and Piper's HTTP server (`POST /` -> a 22.05 kHz WAV).
+ *
  * The caller's side is real recorded speech (fixtures/real/audio), one recording per scenario line: synthetic
  * tones are not speech to the VAD. It prints the exact commands to run.
  */
 import { createServer } from "node:net";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { writeWav } from "../src/audio/wav.js";
 import { hasEspeakNg, type SyntheticVoice, synthesizeSpeech } from "../src/caller/synthetic-speech.js";
 import { loadSileroVad } from "../src/engines/vad/silero-vad.js";
 import { FakeDeepgram } from "../test/fakes/fake-deepgram.js";
 import { type FakeLlmReply, FakeOpenAiLlm } from "../test/fakes/fake-openai-llm.js";
 import { type FakeOpenAiSpeech, startFakeOpenAiSpeech } from "../test/fakes/fake-openai-speech.js";
+import { type FakePiperServer, startFakePiperServer } from "../test/fakes/fake-piper-server.js";
 import { type FakeTwilioApi, startFakeTwilioApi } from "../test/fakes/fake-twilio-api.js";
+import {
+  type FakeAnswer,
+  type FakeWhisperServer,
+  type RecordedUpload,
+  startFakeWhisperServer,
+} from "../test/fakes/fake-whisper-server.js";
 
 /** What the caller says, in order: the fake Deepgram hears the n-th utterance of every call as line n. */
 export const CALLER_LINES = [
@@ -86,13 +98,30 @@ export interface DevFakesOptions {
   speechFirstByteMs: number;
   /** Force a voice (default: espeak-ng when installed, else tones). */
   voice?: SyntheticVoice;
+  /**
+   * "hosted" (default): fake Deepgram and OpenAI-compatible speech. "self-hosted": the profile of
+   * .env.self-hosted.example instead: a fake transcription server for Whisper (behind the server's own Silero
+   * VAD), the LLM as Ollama, a fake Piper HTTP server.
+   */
+  profile?: DevFakesProfile;
   log?: (line: string) => void;
 }
 
+export type DevFakesProfile = "hosted" | "self-hosted";
+
 export interface DevFakes {
-  deepgram: FakeDeepgram;
+  profile: DevFakesProfile;
+  /** Hosted profile only. */
+  deepgram?: FakeDeepgram;
   llm: FakeOpenAiLlm;
-  speech: FakeOpenAiSpeech;
+  /** Hosted profile only. */
+  speech?: FakeOpenAiSpeech;
+  /** Self-hosted profile only. */
+  whisper?: FakeWhisperServer;
+  /** Self-hosted profile only. */
+  piper?: FakePiperServer;
+  /** Every text the agent asked to be spoken, in order (either profile). */
+  spoken: string[];
   twilio: FakeTwilioApi;
   voice: SyntheticVoice;
   /** The server's environment to run against the fakes (Twilio REST left out: see `twilioRestEnv`). */
@@ -106,21 +135,12 @@ export interface DevFakes {
 
 export async function startDevFakes(options: DevFakesOptions): Promise<DevFakes> {
   const log = options.log ?? (() => {});
+  const profile = options.profile ?? "hosted";
   const voice = options.voice ?? ((await hasEspeakNg()) ? "espeak-ng" : "tones");
   const ports = [0, 1, 2, 3].map((offset) => (options.basePort === 0 ? 0 : options.basePort + offset));
   if (options.basePort !== 0) for (const port of ports) await ensurePortFree(port);
-  const [deepgramPort, llmPort, speechPort, twilioPort] = ports as [number, number, number, number];
+  const [sttPort, llmPort, speechPort, twilioPort] = ports as [number, number, number, number];
 
-  const deepgram = await FakeDeepgram.start({
-    port: deepgramPort,
-    apiKey: DEV_FAKES_CREDENTIALS.deepgramApiKey,
-    vad: await loadSileroVad(),
-    transcriptFor: (utterance, connection) => {
-      const line = CALLER_LINES[utterance] ?? UNSCRIPTED_LINE;
-      log(`deepgram: call ${connection + 1} utterance ${utterance + 1} heard as "${line}"`);
-      return line;
-    },
-  });
   const llm = await FakeOpenAiLlm.start({
     port: llmPort,
     timeToFirstTokenMs: options.llmFirstTokenMs,
@@ -131,40 +151,96 @@ export async function startDevFakes(options: DevFakesOptions): Promise<DevFakes>
       return reply;
     },
   });
-  const voiceCache = new Map<string, Promise<Uint8Array>>();
-  const speech = await startFakeOpenAiSpeech(
-    {
-      audio: new Uint8Array(0),
-      firstByteDelayMs: options.speechFirstByteMs,
-      audioFor: (request) => {
-        const input = String((request.body as { input?: unknown } | undefined)?.input ?? "");
-        log(`speech: "${input}"`);
-        let audio = voiceCache.get(input);
-        if (!audio) {
-          audio = synthesizeSpeech(input, { sampleRate: 24_000, voice }).then((speech) =>
-            littleEndianBytes(speech.samples),
-          );
-          voiceCache.set(input, audio);
-        }
-        return audio;
-      },
-    },
-    { port: speechPort },
-  );
+  const spoken: string[] = [];
+  const voiceCache = new Map<string, Promise<Int16Array>>();
+  /** The agent's words in the fake voice, at `sampleRate`. */
+  const speak = (text: string, sampleRate: number) => {
+    log(`speech: "${text}"`);
+    spoken.push(text);
+    const key = `${sampleRate} ${text}`;
+    let audio = voiceCache.get(key);
+    if (!audio) {
+      audio = synthesizeSpeech(text, { sampleRate, voice }).then((speech) => speech.samples);
+      voiceCache.set(key, audio);
+    }
+    return audio;
+  };
   const twilio = await startFakeTwilioApi({
     accountSid: DEV_FAKES_CREDENTIALS.twilioAccountSid,
     authToken: DEV_FAKES_CREDENTIALS.twilioAuthToken,
     port: twilioPort,
   });
-
   const callerFiles = CALLER_RECORDINGS.map((name) => fileURLToPath(new URL(name, RECORDINGS_DIR)));
-
-  return {
-    deepgram,
+  const common = {
+    profile,
     llm,
-    speech,
     twilio,
     voice,
+    spoken,
+    twilioRestEnv: {
+      TWILIO_ACCOUNT_SID: DEV_FAKES_CREDENTIALS.twilioAccountSid,
+      TWILIO_API_BASE_URL: twilio.url,
+    },
+    callerFiles,
+  };
+
+  if (profile === "self-hosted") {
+    const whisper = await startFakeWhisperServer({ port: sttPort });
+    whisper.answer = scriptedTranscriptions(log);
+    const piper = await startFakePiperServer(
+      {
+        wav: async (text) => {
+          const samples = await speak(text, PIPER_RATE);
+          return writeWav({ sampleRate: PIPER_RATE, channels: 1, format: "pcm16", samples });
+        },
+      },
+      { port: speechPort },
+    );
+    return {
+      ...common,
+      whisper,
+      piper,
+      serverEnv: {
+        STT_PROVIDER: "whisper",
+        WHISPER_BASE_URL: whisper.baseUrl,
+        LLM_BASE_URL: llm.baseUrl,
+        LLM_PROVIDER: "ollama",
+        LLM_MODEL: llm.model,
+        TTS_PROVIDER: "piper",
+        PIPER_BASE_URL: piper.url,
+        TWILIO_AUTH_TOKEN: DEV_FAKES_CREDENTIALS.twilioAuthToken,
+      },
+      async close() {
+        await Promise.all([whisper.close(), llm.close(), piper.close(), twilio.close()]);
+      },
+    };
+  }
+
+  const deepgram = await FakeDeepgram.start({
+    port: sttPort,
+    apiKey: DEV_FAKES_CREDENTIALS.deepgramApiKey,
+    vad: await loadSileroVad(),
+    transcriptFor: (utterance, connection) => {
+      const line = CALLER_LINES[utterance] ?? UNSCRIPTED_LINE;
+      log(`deepgram: call ${connection + 1} utterance ${utterance + 1} heard as "${line}"`);
+      return line;
+    },
+  });
+  const speech = await startFakeOpenAiSpeech(
+    {
+      audio: new Uint8Array(0),
+      firstByteDelayMs: options.speechFirstByteMs,
+      audioFor: async (request) => {
+        const input = String((request.body as { input?: unknown } | undefined)?.input ?? "");
+        return littleEndianBytes(await speak(input, 24_000));
+      },
+    },
+    { port: speechPort },
+  );
+  return {
+    ...common,
+    deepgram,
+    speech,
     serverEnv: {
       DEEPGRAM_API_KEY: DEV_FAKES_CREDENTIALS.deepgramApiKey,
       DEEPGRAM_BASE_URL: deepgram.url,
@@ -173,15 +249,45 @@ export async function startDevFakes(options: DevFakesOptions): Promise<DevFakes>
       TTS_BASE_URL: speech.baseUrl,
       TWILIO_AUTH_TOKEN: DEV_FAKES_CREDENTIALS.twilioAuthToken,
     },
-    twilioRestEnv: {
-      TWILIO_ACCOUNT_SID: DEV_FAKES_CREDENTIALS.twilioAccountSid,
-      TWILIO_API_BASE_URL: twilio.url,
-    },
-    callerFiles,
     async close() {
       await Promise.all([deepgram.close(), llm.close(), speech.close(), twilio.close()]);
     },
   };
+}
+
+/** Piper's en_US-lessac-medium speaks at 22.05 kHz; the fake does too, so the server resamples as for real. */
+const PIPER_RATE = 22_050;
+
+/**
+ * The fake transcription server's answers: utterance n is heard as scenario line n. The server's VAD decides
+ * what is an utterance and uploads it as it grows (interims) and then whole, each upload from the segment's
+ * start: an upload that the previous one is the start of (or the other way round) is the same utterance,
+ * anything else the next one. An upload says nothing of its call, so with several calls at once the lines
+ * are dealt in arrival order.
+ */
+function scriptedTranscriptions(log: (line: string) => void) {
+  let current: { audio: Uint8Array; line: number } | undefined;
+  let utterances = 0;
+  return (upload: RecordedUpload): FakeAnswer => {
+    const audio = upload.file.subarray(WAV_HEADER_BYTES);
+    if (current && sameStart(current.audio, audio)) {
+      if (audio.length > current.audio.length) current.audio = audio;
+    } else {
+      current = { audio, line: utterances % CALLER_LINES.length };
+      utterances += 1;
+      log(`whisper: utterance ${utterances} heard as "${CALLER_LINES[current.line]}"`);
+    }
+    return { text: CALLER_LINES[current.line] ?? UNSCRIPTED_LINE };
+  };
+}
+const WAV_HEADER_BYTES = 44;
+/** The resampler's last few output samples depend on where its input stopped: compared short of them. */
+const RESAMPLER_TAIL_BYTES = 256;
+
+function sameStart(a: Uint8Array, b: Uint8Array): boolean {
+  const length = Math.min(a.length, b.length) - RESAMPLER_TAIL_BYTES;
+  if (length <= 0) return false;
+  return Buffer.compare(a.subarray(0, length), b.subarray(0, length)) === 0;
 }
 
 /** The canned answer to a chat request: `end_call` on goodbye (when offered), else the first matching line. */
@@ -226,12 +332,15 @@ async function ensurePortFree(port: number): Promise<void> {
   });
 }
 
-const USAGE = `Usage: npm run dev:fakes [-- --base-port 8091] [--voice espeak-ng|tones]
+const USAGE = `Usage: npm run dev:fakes [-- --profile hosted|self-hosted] [--base-port 8091] [--voice espeak-ng|tones]
           [--llm-first-token-ms 250] [--llm-token-ms 25] [--speech-first-byte-ms 120]
 
-Starts fake Deepgram, LLM, speech and Twilio REST servers on 127.0.0.1 (ports base..base+3) playing a
-receptionist scenario, and prints the commands that run the server against the fakes and call it with
-recorded speech. Ctrl-C stops them.`;
+Starts fake engines and a fake Twilio REST API on 127.0.0.1 (ports base..base+3) playing a receptionist
+scenario, and prints the commands that run the server against the fakes and call it with recorded speech.
+  --profile hosted       (default) fake Deepgram, an OpenAI-compatible LLM and speech server
+  --profile self-hosted  what .env.self-hosted.example runs: a fake Whisper transcription server (the server's
+                         own Silero VAD cuts the caller's speech), the LLM as Ollama, a fake Piper HTTP server
+Ctrl-C stops them.`;
 
 async function main(): Promise<void> {
   let values: ReturnType<typeof parseCommandLine>;
@@ -263,8 +372,13 @@ async function main(): Promise<void> {
       "--voice espeak-ng: espeak-ng is not installed (Debian/Ubuntu: apt-get install espeak-ng)",
     );
   }
+  const profile = values.profile ?? "hosted";
+  if (profile !== "hosted" && profile !== "self-hosted") {
+    throw new Error(`--profile is hosted or self-hosted, not "${profile}"`);
+  }
   const stamp = () => new Date().toISOString().slice(11, 23);
   const fakes = await startDevFakes({
+    profile,
     basePort: number("base-port", 8091),
     llmFirstTokenMs: number("llm-first-token-ms", 250),
     llmTokenMs: number("llm-token-ms", 25),
@@ -280,10 +394,19 @@ async function main(): Promise<void> {
       .join(" ");
   process.stdout.write(
     [
-      "Fake engines are up on 127.0.0.1 (Ctrl-C stops them):",
-      `  Deepgram live  ${fakes.deepgram.url}   Silero VAD finds speech; utterance n of every call is heard as scenario line n`,
-      `  LLM            ${fakes.llm.baseUrl}  canned receptionist answers, end_call on goodbye`,
-      `  speech         ${fakes.speech.baseUrl}  ${
+      `Fake engines of the ${fakes.profile} profile are up on 127.0.0.1 (Ctrl-C stops them):`,
+      ...(fakes.deepgram
+        ? [
+            `  Deepgram live  ${fakes.deepgram.url}   Silero VAD finds speech; utterance n of every call is heard as scenario line n`,
+          ]
+        : []),
+      ...(fakes.whisper
+        ? [
+            `  Whisper        ${fakes.whisper.baseUrl}  /audio/transcriptions; the server's Silero VAD cuts utterances, utterance n is heard as scenario line n`,
+          ]
+        : []),
+      `  LLM            ${fakes.llm.baseUrl}  canned receptionist answers, end_call on goodbye${fakes.whisper ? " (as Ollama: /api/generate preloads)" : ""}`,
+      `  ${fakes.piper ? `Piper HTTP     ${fakes.piper.url}     ` : `speech         ${fakes.speech?.baseUrl}  `}${
         fakes.voice === "espeak-ng"
           ? "espeak-ng's voice"
           : "tones shaped like the words (apt-get install espeak-ng for a voice)"
@@ -321,6 +444,7 @@ function parseCommandLine() {
   return parseArgs({
     options: {
       "base-port": { type: "string" },
+      profile: { type: "string" },
       voice: { type: "string" },
       "llm-first-token-ms": { type: "string" },
       "llm-token-ms": { type: "string" },

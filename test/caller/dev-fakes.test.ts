@@ -57,62 +57,68 @@ describe("dev:fakes with the real server", () => {
   // (two busy cores: 8 s for what takes 3 s idle) never reaches them.
   const DEADLOCK_GUARD_MS = 120_000;
 
-  it("gives a simulated call receptionist answers and ends it with end_call", {
-    timeout: DEADLOCK_GUARD_MS,
-  }, async () => {
-    fakes = await startDevFakes({
-      basePort: 0,
-      llmFirstTokenMs: 0,
-      llmTokenMs: 0,
-      speechFirstByteMs: 0,
-      voice: "tones",
-    });
-    const config = testConfig({ ...fakes.serverEnv, LOG_LEVEL: "silent" });
-    const settings = callConfig({
-      systemPrompt: config.env.SYSTEM_PROMPT,
-      transferNumber: null,
-      // A starved event loop must not look like a silent caller or a dead engine and change the call.
-      idleRepromptMs: DEADLOCK_GUARD_MS,
-      llmFirstTokenTimeoutMs: DEADLOCK_GUARD_MS,
-      ttsTimeoutMs: DEADLOCK_GUARD_MS,
-      replySilenceTimeoutMs: 2 * DEADLOCK_GUARD_MS,
-    });
-    const silent = quietLog();
-    const engines = createEngines(config.env, Object.values(settings.phrases), silent);
-    await engines.ready;
-    server = await startListeningServer({
-      env: fakes.serverEnv,
-      createCall: createCallFactory({ engines, phrases: engines.phrases, config: settings }),
-    });
-    const utterances = await Promise.all(fakes.callerFiles.map((file) => loadCallerAudio(file)));
+  it.each(["hosted", "self-hosted"] as const)(
+    "gives a simulated call receptionist answers and ends it with end_call (%s profile)",
+    { timeout: DEADLOCK_GUARD_MS },
+    async (profile) => {
+      fakes = await startDevFakes({
+        profile,
+        basePort: 0,
+        llmFirstTokenMs: 0,
+        llmTokenMs: 0,
+        speechFirstByteMs: 0,
+        voice: "tones",
+      });
+      const config = testConfig({ ...fakes.serverEnv, LOG_LEVEL: "silent" });
+      const settings = callConfig({
+        systemPrompt: config.env.SYSTEM_PROMPT,
+        transferNumber: null,
+        // A starved event loop must not look like a silent caller or a dead engine and change the call.
+        idleRepromptMs: DEADLOCK_GUARD_MS,
+        llmFirstTokenTimeoutMs: DEADLOCK_GUARD_MS,
+        ttsTimeoutMs: DEADLOCK_GUARD_MS,
+        replySilenceTimeoutMs: 2 * DEADLOCK_GUARD_MS,
+      });
+      const silent = quietLog();
+      const engines = createEngines(config.env, Object.values(settings.phrases), silent);
+      await engines.ready;
+      server = await startListeningServer({
+        env: fakes.serverEnv,
+        createCall: createCallFactory({ engines, phrases: engines.phrases, config: settings }),
+      });
+      const utterances = await Promise.all(fakes.callerFiles.map((file) => loadCallerAudio(file)));
 
-    const result = await simulateCall({
-      url: server.url,
-      publicUrl: "https://voice.example.com",
-      authToken: fakes.serverEnv.TWILIO_AUTH_TOKEN,
-      utterances,
-      clock: fastForwardClock(),
-      replyTimeoutMs: 600_000,
-      // Virtual time outruns the server: a long pause lets it hang up after its goodbye before the caller does.
-      pauseAfterReplyMs: 60_000,
-    });
+      const result = await simulateCall({
+        url: server.url,
+        publicUrl: "https://voice.example.com",
+        authToken: fakes.serverEnv.TWILIO_AUTH_TOKEN,
+        utterances,
+        clock: fastForwardClock(),
+        replyTimeoutMs: 600_000,
+        // Virtual time outruns the server: a long pause lets it hang up after its goodbye before the caller does.
+        pauseAfterReplyMs: 60_000,
+      });
 
-    // The agent ended the call itself (end_call, then the stream closed for want of REST credentials).
-    expect(result.ended).toEqual({ by: "server", code: 1000, reason: "call ended" });
-    expect(result.greetingLatencyMs).not.toBeNull();
-    expect(result.turns.map((turn) => turn.latencyMs !== null)).toEqual([true, true, true, true]);
-    const userTurns = fakes.llm.chatBodies.map((chat) =>
-      (chat.messages as { role: string; content: string }[])
-        .filter((m) => m.role === "user")
-        .map((m) => m.content),
-    );
-    // Each request carries the whole conversation so far; the last one ends with the goodbye.
-    expect(userTurns).toEqual([1, 2, 3, 4].map((count) => CALLER_LINES.slice(0, count)));
-    const spoken = fakes.speech.requests
-      .map((request) => (request.body as { input: string }).input)
-      .join(" ");
-    expect(spoken).toMatch(/breaker that keeps tripping usually means/);
-  });
+      // The agent ended the call itself (end_call, then the stream closed for want of REST credentials).
+      expect(result.ended).toEqual({ by: "server", code: 1000, reason: "call ended" });
+      expect(result.greetingLatencyMs).not.toBeNull();
+      expect(result.turns.map((turn) => turn.latencyMs !== null)).toEqual([true, true, true, true]);
+      const userTurns = fakes.llm.chatBodies.map((chat) =>
+        (chat.messages as { role: string; content: string }[])
+          .filter((m) => m.role === "user")
+          .map((m) => m.content),
+      );
+      // Each request carries the whole conversation so far; the last one ends with the goodbye.
+      expect(userTurns).toEqual([1, 2, 3, 4].map((count) => CALLER_LINES.slice(0, count)));
+      const spoken = fakes.spoken.join(" ");
+      expect(spoken).toMatch(/breaker that keeps tripping usually means/);
+      if (profile === "self-hosted") {
+        // Whisper's uploads went to the fake transcription server, the voice came from the fake Piper.
+        expect(fakes.whisper?.uploads.length).toBeGreaterThanOrEqual(CALLER_LINES.length);
+        expect(fakes.piper?.requests.length).toBeGreaterThan(0);
+      }
+    },
+  );
 });
 
 function quietLog(): Log {

@@ -10,8 +10,8 @@ import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
 export interface FakePiperBehaviour {
-  /** The WAV file every successful answer carries. */
-  wav: Uint8Array;
+  /** The WAV file every successful answer carries, or the WAV made for each text. */
+  wav: Uint8Array | ((text: string) => Promise<Uint8Array>);
   /** Where synthesis lives: `/` (the documented API, default) or `/synthesize` (recent releases). */
   layout?: "root" | "synthesize";
   /** Accept the request and never answer, until the client hangs up. */
@@ -35,7 +35,10 @@ export interface FakePiperServer {
   close(): Promise<void>;
 }
 
-export async function startFakePiperServer(initial: FakePiperBehaviour): Promise<FakePiperServer> {
+export async function startFakePiperServer(
+  initial: FakePiperBehaviour,
+  options: { port?: number } = {},
+): Promise<FakePiperServer> {
   let behaviour = initial;
   const requests: RecordedPiperRequest[] = [];
   const server = createServer((req, res) => {
@@ -58,10 +61,10 @@ export async function startFakePiperServer(initial: FakePiperBehaviour): Promise
         body,
         closed,
       });
-      answer(res, path, req.method ?? "", body, behaviour);
+      void answer(res, path, req.method ?? "", body, behaviour);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
@@ -77,7 +80,7 @@ export async function startFakePiperServer(initial: FakePiperBehaviour): Promise
   };
 }
 
-function answer(
+async function answer(
   res: ServerResponse,
   path: string,
   method: string,
@@ -102,6 +105,7 @@ function answer(
     return;
   }
   if (behaviour.hang) return;
-  res.writeHead(200, { "content-type": "text/html; charset=utf-8", "content-length": behaviour.wav.length });
-  res.end(behaviour.wav);
+  const wav = typeof behaviour.wav === "function" ? await behaviour.wav(text) : behaviour.wav;
+  res.writeHead(200, { "content-type": "text/html; charset=utf-8", "content-length": wav.length });
+  res.end(wav);
 }

@@ -35,7 +35,7 @@ export interface FakeWhisperServer {
   close(): Promise<void>;
 }
 
-export async function startFakeWhisperServer(): Promise<FakeWhisperServer> {
+export async function startFakeWhisperServer(options: { port?: number } = {}): Promise<FakeWhisperServer> {
   const hangUps = new WeakMap<RecordedUpload, Promise<void>>();
   let firstArrived: (upload: RecordedUpload) => void = () => undefined;
   const first = new Promise<RecordedUpload>((resolve) => {
@@ -108,7 +108,7 @@ export async function startFakeWhisperServer(): Promise<FakeWhisperServer> {
       res.end(JSON.stringify({ error: { message: answer.message, type: "server_error", code: null } }));
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
   fake.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
   return fake;
 }
