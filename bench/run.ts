@@ -15,6 +15,7 @@ import { formatTable, writeResults } from "./report.js";
 import type { Section } from "./section.js";
 import { runTurnBench } from "./turn.bench.js";
 import { runVadBench } from "./vad.bench.js";
+import { runWhisperTurnBench } from "./whisper-turn.bench.js";
 
 const SECTIONS: readonly Section[] = [
   { name: "audio", duration: "10 s", run: () => ({ rows: runAudioBench() }) },
@@ -23,6 +24,7 @@ const SECTIONS: readonly Section[] = [
   { name: "memory", duration: "1 min", run: runMemoryBench },
   { name: "kokoro", duration: "10 s", run: runKokoroBench },
   { name: "vad", duration: "30 s", run: runVadBench },
+  { name: "whisper", duration: "20 s", run: runWhisperTurnBench },
 ];
 
 const command = parseBenchArgs(process.argv.slice(2), SECTIONS);
