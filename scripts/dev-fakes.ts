@@ -30,10 +30,9 @@ import { type FakeOpenAiSpeech, startFakeOpenAiSpeech } from "../test/fakes/fake
 import { type FakePiperServer, startFakePiperServer } from "../test/fakes/fake-piper-server.js";
 import { type FakeTwilioApi, startFakeTwilioApi } from "../test/fakes/fake-twilio-api.js";
 import {
-  type FakeAnswer,
   type FakeWhisperServer,
-  type RecordedUpload,
   startFakeWhisperServer,
+  utterancesAsLines,
 } from "../test/fakes/fake-whisper-server.js";
 
 /** What the caller says, in order: the fake Deepgram hears the n-th utterance of every call as line n. */
@@ -186,7 +185,9 @@ export async function startDevFakes(options: DevFakesOptions): Promise<DevFakes>
 
   if (profile === "self-hosted") {
     const whisper = await startFakeWhisperServer({ port: sttPort });
-    whisper.answer = scriptedTranscriptions(log);
+    whisper.answer = utterancesAsLines(CALLER_LINES, (utterance, line) =>
+      log(`whisper: utterance ${utterance + 1} heard as "${line}"`),
+    );
     const piper = await startFakePiperServer(
       {
         wav: async (text) => {
@@ -257,38 +258,6 @@ export async function startDevFakes(options: DevFakesOptions): Promise<DevFakes>
 
 /** Piper's en_US-lessac-medium speaks at 22.05 kHz; the fake does too, so the server resamples as for real. */
 const PIPER_RATE = 22_050;
-
-/**
- * The fake transcription server's answers: utterance n is heard as scenario line n. The server's VAD decides
- * what is an utterance and uploads it as it grows (interims) and then whole, each upload from the segment's
- * start: an upload that the previous one is the start of (or the other way round) is the same utterance,
- * anything else the next one. An upload says nothing of its call, so with several calls at once the lines
- * are dealt in arrival order.
- */
-function scriptedTranscriptions(log: (line: string) => void) {
-  let current: { audio: Uint8Array; line: number } | undefined;
-  let utterances = 0;
-  return (upload: RecordedUpload): FakeAnswer => {
-    const audio = upload.file.subarray(WAV_HEADER_BYTES);
-    if (current && sameStart(current.audio, audio)) {
-      if (audio.length > current.audio.length) current.audio = audio;
-    } else {
-      current = { audio, line: utterances % CALLER_LINES.length };
-      utterances += 1;
-      log(`whisper: utterance ${utterances} heard as "${CALLER_LINES[current.line]}"`);
-    }
-    return { text: CALLER_LINES[current.line] ?? UNSCRIPTED_LINE };
-  };
-}
-const WAV_HEADER_BYTES = 44;
-/** The resampler's last few output samples depend on where its input stopped: compared short of them. */
-const RESAMPLER_TAIL_BYTES = 256;
-
-function sameStart(a: Uint8Array, b: Uint8Array): boolean {
-  const length = Math.min(a.length, b.length) - RESAMPLER_TAIL_BYTES;
-  if (length <= 0) return false;
-  return Buffer.compare(a.subarray(0, length), b.subarray(0, length)) === 0;
-}
 
 /** The canned answer to a chat request: `end_call` on goodbye (when offered), else the first matching line. */
 export function receptionistReply(body: unknown): FakeLlmReply {

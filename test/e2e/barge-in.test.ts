@@ -8,7 +8,7 @@ import { type CallResult, realTimeClock } from "../../src/caller/index.js";
 import { INTERRUPTED_NOTE } from "../../src/engines/llm/chat-messages.js";
 import type { FakeLlmReply } from "../fakes/fake-openai-llm.js";
 import { said } from "./scripted-replies.js";
-import { startVoiceStack, type VoiceStack } from "./voice-stack.js";
+import { hostedFakes, startVoiceStack, type VoiceStack } from "./voice-stack.js";
 
 const BREAKER = "Hi, I have a breaker that keeps tripping.";
 const KITCHEN = "Sorry, it's actually the kitchen breaker.";
@@ -61,7 +61,7 @@ describe("a barge-in", () => {
   });
 
   it("aborts the TTS request that was still synthesizing", async () => {
-    const held = stack.speech.requests.filter((request) =>
+    const held = hostedFakes(stack).speech.requests.filter((request) =>
       (request.body as { input: string }).input.startsWith("Try unplugging"),
     );
     expect(held).toHaveLength(1);

@@ -75,6 +75,49 @@ export const FIXTURE_SCENARIOS: readonly FixtureScenario[] = [
     ],
   },
   {
+    name: "self-hosted-conversation",
+    description:
+      "the self-hosted profile (Whisper behind Silero VAD, Ollama, Piper): greeting, three turns answered in full",
+    stack: {
+      profile: "self-hosted",
+      transcripts: [BREAKER, "Yes.", "Can someone come out tomorrow morning?"],
+      replies: [
+        said("I'm sorry to hear that. Would you like an electrician to take a look?"),
+        said("Sure. When would suit you?"),
+        said("Tomorrow morning works. An electrician will call to confirm the time."),
+      ],
+    },
+    audio: ["breaker-keeps-tripping.wav", "yes-speechcommands.wav", "tomorrow-morning.wav"],
+    check: (tape) => [
+      ...expectCount(tape, "llm.request", 3),
+      ...expectCount(tape, "emit replyAudioStarted", 3),
+      ...expectCount(tape, "stt.speechEnded", 3),
+      ...expectNone(tape, "clear"),
+    ],
+  },
+  {
+    name: "self-hosted-barge-in",
+    description:
+      "the self-hosted profile: the caller talks over a long answer; VAD speech and Whisper's words cut it off",
+    stack: {
+      profile: "self-hosted",
+      transcripts: [BREAKER, KITCHEN],
+      replies: [
+        { reply: said(LONG_ANSWER), timing: slowly },
+        said("The kitchen, I see. Kitchen circuits often trip when the kettle and toaster run at once."),
+      ],
+      holdSpeech: (text) => text.startsWith(HELD_SENTENCE),
+    },
+    audio: ["breaker-keeps-tripping.wav", "kitchen-breaker.wav"],
+    caller: { bargeInAfterMs: 800 },
+    check: (tape) => [
+      ...expectCount(tape, "emit bargeIn", 1),
+      ...expectCount(tape, "clear", 1),
+      ...expectCount(tape, "llm.abort", 1),
+      ...expectInterruptedHistory(tape),
+    ],
+  },
+  {
     name: "caller-hangs-up-mid-reply",
     description: "the caller hangs up while the answer is playing and still streaming",
     stack: {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CallEvent, CallResult } from "../../src/caller/index.js";
 import { realTimeClock } from "../../src/caller/index.js";
 import { said } from "./scripted-replies.js";
-import { startVoiceStack, type VoiceStack } from "./voice-stack.js";
+import { hostedFakes, startVoiceStack, type VoiceStack } from "./voice-stack.js";
 
 const LONG_ANSWER =
   "I'm sorry to hear that. A breaker that keeps tripping usually means the circuit is overloaded. " +
@@ -41,13 +41,13 @@ describe("the caller hangs up mid-reply", () => {
   });
 
   it("closes the call's Deepgram connection within a second", async () => {
-    expect(stack.deepgram.connections).toHaveLength(1);
-    await stack.deepgram.waitFor(
+    expect(hostedFakes(stack).deepgram.connections).toHaveLength(1);
+    await hostedFakes(stack).deepgram.waitFor(
       "the STT connection to close",
-      () => stack.deepgram.connections[0]?.closed !== undefined,
+      () => hostedFakes(stack).deepgram.connections[0]?.closed !== undefined,
       1000,
     );
-    expect(stack.deepgram.connections[0]?.controls).toContain("CloseStream");
+    expect(hostedFakes(stack).deepgram.connections[0]?.controls).toContain("CloseStream");
   });
 
   it("aborts the LLM request that was still streaming", async () => {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { CallerError, parseConnectStreamTwiml } from "../../src/caller/index.js";
 import { TwilioStreamScript } from "../support/twilio-messages.js";
-import { E2E_AUTH_TOKEN, startVoiceStack, type VoiceStack } from "./voice-stack.js";
+import { E2E_AUTH_TOKEN, hostedFakes, startVoiceStack, type VoiceStack } from "./voice-stack.js";
 
 const STREAM_URL = "wss://voice.example.com/twilio/stream";
 
@@ -71,7 +71,7 @@ describe("streams that did not come through our webhook", () => {
 
   function expectNothingStarted(): void {
     expect(stack.actors).toHaveLength(0);
-    expect(stack.deepgram.handshakes).toHaveLength(0);
+    expect(hostedFakes(stack).deepgram.handshakes).toHaveLength(0);
     expect(stack.llm.requests).toHaveLength(0);
   }
 

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { CallActor } from "../../machines/call-actor.js";
 import { type CallConfig, callConfig } from "../../machines/call-config.js";
 import { createPhraseCache } from "../../machines/phrase-cache.js";
+import { writeWav } from "../../src/audio/wav.js";
 import { type CallInstrument, createCallFactory } from "../../src/call-factory.js";
 import {
   type CallResult,
@@ -19,6 +20,8 @@ import {
 import { DeepgramSttEngine } from "../../src/engines/deepgram-stt.js";
 import { OpenAiLlmClient } from "../../src/engines/openai-llm.js";
 import { createOpenAiSpeechTts } from "../../src/engines/openai-speech-tts.js";
+import { createPiperHttpTts } from "../../src/engines/piper-http-tts.js";
+import { createWhisperStt } from "../../src/engines/whisper-stt.js";
 import { createLogger, type Log } from "../../src/logger.js";
 import { buildServer, type Server } from "../../src/server.js";
 import { createTapeRecorderInstrument } from "../../src/tapes/tape-instrument.js";
@@ -26,7 +29,13 @@ import { createTwilioRest } from "../../src/twilio/rest.js";
 import { FakeDeepgram } from "../fakes/fake-deepgram.js";
 import { type FakeLlmReply, type FakeLlmTiming, FakeOpenAiLlm } from "../fakes/fake-openai-llm.js";
 import { type FakeOpenAiSpeech, startFakeOpenAiSpeech } from "../fakes/fake-openai-speech.js";
+import { type FakePiperServer, startFakePiperServer } from "../fakes/fake-piper-server.js";
 import { type FakeTwilioApi, startFakeTwilioApi } from "../fakes/fake-twilio-api.js";
+import {
+  type FakeWhisperServer,
+  startFakeWhisperServer,
+  utterancesAsLines,
+} from "../fakes/fake-whisper-server.js";
 import { LogCapture, testConfig } from "../support/test-server.js";
 
 const FIXTURE_AUDIO = join(import.meta.dirname, "..", "..", "fixtures", "audio");
@@ -49,15 +58,26 @@ export interface VoiceStackOptions {
   holdSpeech?: (text: string) => boolean;
   /** When set, every call is recorded there as a tape. */
   tapesDir?: string;
+  /**
+   * "hosted" (default): Deepgram live and OpenAI-compatible speech. "self-hosted": Whisper (the real adapter
+   * with its Silero VAD) on a fake transcription server, the LLM as Ollama, Piper's HTTP server.
+   */
+  profile?: "hosted" | "self-hosted";
 }
 
 export interface VoiceStack {
   /** Where the server listens: `http://127.0.0.1:<port>`. */
   url: string;
   config: CallConfig;
-  deepgram: FakeDeepgram;
+  /** Hosted profile. */
+  deepgram?: FakeDeepgram;
   llm: FakeOpenAiLlm;
-  speech: FakeOpenAiSpeech;
+  /** Hosted profile. */
+  speech?: FakeOpenAiSpeech;
+  /** Self-hosted profile. */
+  whisper?: FakeWhisperServer;
+  /** Self-hosted profile. */
+  piper?: FakePiperServer;
   twilioApi: FakeTwilioApi;
   server: Server;
   logs: LogCapture;
@@ -71,7 +91,8 @@ export interface VoiceStack {
 }
 
 export async function startVoiceStack(options: VoiceStackOptions = {}): Promise<VoiceStack> {
-  const deepgram = await FakeDeepgram.start({ transcripts: options.transcripts ?? [] });
+  const selfHosted = options.profile === "self-hosted";
+  const transcripts = options.transcripts ?? [];
   const llm = await FakeOpenAiLlm.start();
   for (const reply of options.replies ?? []) {
     if ("reply" in reply) llm.enqueue(reply.reply, reply.timing);
@@ -79,15 +100,32 @@ export async function startVoiceStack(options: VoiceStackOptions = {}): Promise<
   }
   const msPerChar = options.agentMsPerChar ?? 25;
   const holdSpeech = options.holdSpeech ?? (() => false);
-  const speech = await startFakeOpenAiSpeech({
-    audio: new Uint8Array(0),
-    // 100 ms of 24 kHz PCM per piece: the pace of a streaming speech server.
-    chunkSizes: [4800],
-    audioFor: (request) => {
-      const text = String((request.body as { input?: unknown }).input ?? "");
-      return holdSpeech(text) ? new Promise<Uint8Array>(() => {}) : agentVoicePcm(text, msPerChar);
-    },
-  });
+  const never = () => new Promise<Uint8Array>(() => {});
+  const deepgram = selfHosted ? undefined : await FakeDeepgram.start({ transcripts });
+  const speech = selfHosted
+    ? undefined
+    : await startFakeOpenAiSpeech({
+        audio: new Uint8Array(0),
+        // 100 ms of 24 kHz PCM per piece: the pace of a streaming speech server.
+        chunkSizes: [4800],
+        audioFor: (request) => {
+          const text = String((request.body as { input?: unknown }).input ?? "");
+          return holdSpeech(text) ? never() : Promise.resolve(agentVoicePcm(text, msPerChar, 24_000));
+        },
+      });
+  const whisper = selfHosted ? await startFakeWhisperServer() : undefined;
+  if (whisper) whisper.answer = utterancesAsLines(transcripts);
+  const piper = selfHosted
+    ? await startFakePiperServer({
+        // Piper sends the whole WAV once synthesised, at its voice's 22.05 kHz.
+        wav: async (text) => {
+          if (holdSpeech(text)) return never();
+          const pcm = agentVoicePcm(text, msPerChar, PIPER_RATE);
+          const samples = new Int16Array(pcm.buffer, pcm.byteOffset, pcm.length / 2);
+          return writeWav({ sampleRate: PIPER_RATE, channels: 1, format: "pcm16", samples });
+        },
+      })
+    : undefined;
   const twilioApi = await startFakeTwilioApi({ accountSid: E2E_ACCOUNT_SID, authToken: E2E_AUTH_TOKEN });
 
   const serverConfig = testConfig({
@@ -101,12 +139,14 @@ export async function startVoiceStack(options: VoiceStackOptions = {}): Promise<
   const log = logger as unknown as Log;
 
   const config = callConfig(options.call);
-  const tts = createOpenAiSpeechTts({
-    baseUrl: speech.baseUrl,
-    model: "kokoro",
-    voice: "af_heart",
-    logger: log,
-  });
+  const tts = piper
+    ? createPiperHttpTts({ baseUrl: piper.url, logger: log })
+    : createOpenAiSpeechTts({
+        baseUrl: (speech as FakeOpenAiSpeech).baseUrl,
+        model: "kokoro",
+        voice: "af_heart",
+        logger: log,
+      });
   const phrases = createPhraseCache(tts);
   const failed = await phrases.prepare(Object.values(config.phrases));
   if (failed.length > 0) throw new Error(`could not prepare the phrases: ${failed[0]?.error.message}`);
@@ -132,8 +172,15 @@ export async function startVoiceStack(options: VoiceStackOptions = {}): Promise<
     logger,
     createCall: createCallFactory({
       engines: {
-        stt: new DeepgramSttEngine({ apiKey: deepgram.apiKey, baseUrl: deepgram.url, logger: log }),
-        llm: new OpenAiLlmClient({ baseUrl: llm.baseUrl, model: llm.model, logger: log }),
+        stt: deepgram
+          ? new DeepgramSttEngine({ apiKey: deepgram.apiKey, baseUrl: deepgram.url, logger: log })
+          : createWhisperStt({ baseUrl: (whisper as FakeWhisperServer).baseUrl, logger: log }),
+        llm: new OpenAiLlmClient({
+          baseUrl: llm.baseUrl,
+          model: llm.model,
+          provider: selfHosted ? "ollama" : "vllm",
+          logger: log,
+        }),
         tts,
       },
       phrases,
@@ -158,6 +205,8 @@ export async function startVoiceStack(options: VoiceStackOptions = {}): Promise<
     deepgram,
     llm,
     speech,
+    whisper,
+    piper,
     twilioApi,
     server,
     logs,
@@ -194,7 +243,14 @@ export async function startVoiceStack(options: VoiceStackOptions = {}): Promise<
     },
     async close() {
       await server.app.close();
-      await Promise.all([deepgram.close(), llm.close(), speech.close(), twilioApi.close()]);
+      await Promise.all([
+        deepgram?.close(),
+        speech?.close(),
+        whisper?.close(),
+        piper?.close(),
+        llm.close(),
+        twilioApi.close(),
+      ]);
     },
   };
 }
@@ -203,8 +259,10 @@ export async function startVoiceStack(options: VoiceStackOptions = {}): Promise<
  * The agent's voice as the fake speech server's 24 kHz PCM: a 220 Hz tone with a 4 Hz syllable rhythm,
  * `msPerChar` long for each character of the text. Deterministic, so tapes hash it the same every time.
  */
-function agentVoicePcm(text: string, msPerChar: number): Uint8Array {
-  const rate = 24_000;
+const PIPER_RATE = 22_050;
+
+/** The agent's synthetic voice: a 220 Hz tone with a syllable rhythm, `msPerChar` long per character. */
+function agentVoicePcm(text: string, msPerChar: number, rate: number): Uint8Array {
   const samples = Math.max(1, Math.round((rate * text.length * msPerChar) / 1000));
   const pcm = Buffer.alloc(samples * 2);
   for (let i = 0; i < samples; i++) {
@@ -212,4 +270,11 @@ function agentVoicePcm(text: string, msPerChar: number): Uint8Array {
     pcm.writeInt16LE(Math.round(6000 * syllable * Math.sin((2 * Math.PI * 220 * i) / rate)), i * 2);
   }
   return pcm;
+}
+
+/** The hosted profile's fakes of a stack, for tests that inspect them. */
+export function hostedFakes(stack: VoiceStack): { deepgram: FakeDeepgram; speech: FakeOpenAiSpeech } {
+  const { deepgram, speech } = stack;
+  if (!deepgram || !speech) throw new Error("this voice stack runs the self-hosted profile");
+  return { deepgram, speech };
 }

@@ -112,3 +112,39 @@ export async function startFakeWhisperServer(options: { port?: number } = {}): P
   fake.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
   return fake;
 }
+
+/**
+ * Answers that hear utterance n as `lines[n]` (cycling when the caller says more). The recogniser's VAD
+ * decides what an utterance is and uploads it as it grows (interims) and then whole, each upload from the
+ * segment's start: an upload that the previous one is the start of (or the other way round) is the same
+ * utterance, anything else the next one. An upload says nothing of its call, so with several calls at once
+ * the lines are dealt in arrival order.
+ */
+export function utterancesAsLines(
+  lines: readonly string[],
+  onHeard: (utterance: number, line: string) => void = () => undefined,
+): FakeWhisperServer["answer"] {
+  let current: { audio: Uint8Array; line: string } | undefined;
+  let utterances = 0;
+  return (upload) => {
+    const audio = upload.file.subarray(WAV_HEADER_BYTES);
+    if (current && sameStart(current.audio, audio)) {
+      if (audio.length > current.audio.length) current.audio = audio;
+    } else {
+      current = { audio, line: lines[utterances % lines.length] ?? "" };
+      onHeard(utterances, current.line);
+      utterances += 1;
+    }
+    return { text: current.line };
+  };
+}
+
+const WAV_HEADER_BYTES = 44;
+/** The resampler's last few output samples depend on where its input stopped: compared short of them. */
+const RESAMPLER_TAIL_BYTES = 256;
+
+function sameStart(a: Uint8Array, b: Uint8Array): boolean {
+  const length = Math.min(a.length, b.length) - RESAMPLER_TAIL_BYTES;
+  if (length <= 0) return false;
+  return Buffer.compare(a.subarray(0, length), b.subarray(0, length)) === 0;
+}

@@ -22,8 +22,8 @@ describe("npm run replay", () => {
     expect(output).toMatch(
       /✓ .*barge-in\.jsonl: \d+ outputs replayed identically \(\d+ inputs, \d+\.\d s of call\)/,
     );
-    expect(output.split("\n").filter((line) => line.startsWith("✓"))).toHaveLength(6);
-    expect(output.split("\n").at(-1)).toBe("all 6 tapes replayed identically");
+    expect(output.split("\n").filter((line) => line.startsWith("✓"))).toHaveLength(8);
+    expect(output.split("\n").at(-1)).toBe("all 8 tapes replayed identically");
   });
 
   it("prints the diff and exits 1 when a changed setting makes the call go differently", async () => {
