@@ -18,7 +18,7 @@ import { messageOf } from "../error-message.js";
 import { createLoadProgressLogger } from "./kokoro/load-progress.js";
 import { type KokoroDtype, locateLocalModel } from "./kokoro/model-files.js";
 import { SynthesisQueue } from "./synthesis-queue.js";
-import { type PcmPiece, toTelephonyAudio, ttsAbortedError } from "./tts-audio.js";
+import { type PcmPiece, synthesisError, toTelephonyAudio, ttsAbortedError, warmUpTts } from "./tts-audio.js";
 
 export type { KokoroDtype } from "./kokoro/model-files.js";
 
@@ -102,7 +102,9 @@ export async function loadKokoro(options: KokoroTtsOptions = {}): Promise<Kokoro
     );
   }
   const engine = createEngine(model, voice, speed, logger);
-  await warmUp(engine, options.warmUpText ?? "Hello.", logger);
+  await warmUpTts(engine, options.warmUpText ?? "Hello.", (fields) =>
+    logger?.info({ ...fields, voice: engine.voice }, "kokoro ready"),
+  );
   return engine;
 }
 
@@ -193,7 +195,7 @@ function createEngine(
           const audio = await model.queue
             .run(() => model.tts.generate(sentence, generateOptions), signal)
             .catch((error: unknown) => {
-              throw asSynthesisError(error);
+              throw synthesisError("Kokoro", error);
             });
           yield { samples: audio.audio, sampleRate: audio.sampling_rate };
         }
@@ -212,29 +214,4 @@ function createEngine(
       );
     },
   };
-}
-
-async function warmUp(engine: KokoroTts, text: string, logger: KokoroLogger | undefined): Promise<void> {
-  const startedAt = performance.now();
-  let bytes = 0;
-  for await (const piece of engine.synthesize(text, {
-    callId: "warm-up",
-    signal: new AbortController().signal,
-  })) {
-    bytes += piece.length;
-  }
-  logger?.info(
-    {
-      engine: "tts",
-      voice: engine.voice,
-      audioMs: bytes / 8,
-      elapsedMs: Math.round(performance.now() - startedAt),
-    },
-    "kokoro ready",
-  );
-}
-
-function asSynthesisError(error: unknown): EngineError {
-  if (error instanceof EngineError) return error;
-  return new EngineError("tts", "unknown", `Kokoro synthesis failed: ${messageOf(error)}`, { cause: error });
 }

@@ -21,7 +21,7 @@ import { EngineError, type TtsEngine } from "../../machines/engines.js";
 import { messageOf } from "../error-message.js";
 import { locatePiperVoice } from "./piper/voice-files.js";
 import { SynthesisQueue } from "./synthesis-queue.js";
-import { type PcmPiece, toTelephonyAudio, ttsAbortedError } from "./tts-audio.js";
+import { type PcmPiece, synthesisError, toTelephonyAudio, ttsAbortedError, warmUpTts } from "./tts-audio.js";
 
 export { PIPER_DEFAULT_VOICE_PATH } from "./piper/voice-files.js";
 
@@ -112,7 +112,9 @@ export async function loadPiperTts(options: PiperTtsOptions = {}): Promise<Piper
     queue: new SynthesisQueue({ maxRunning: 1, maxWaiting: options.maxWaiting ?? 8 }),
     logger,
   });
-  await warmUp(engine, options.warmUpText ?? "Hello.", logger);
+  await warmUpTts(engine, options.warmUpText ?? "Hello.", (fields) =>
+    logger?.info({ ...fields, voice: engine.voicePath }, "piper ready"),
+  );
   return engine;
 }
 
@@ -164,7 +166,7 @@ function createEngine(
         if (samples !== undefined) {
           yield { samples, sampleRate };
         } else if (outcome !== undefined) {
-          if ("error" in outcome) throw asSynthesisError(outcome.error);
+          if ("error" in outcome) throw synthesisError("Piper", outcome.error);
           return;
         } else {
           await new Promise<void>((resolve) => {
@@ -200,29 +202,4 @@ function createEngine(
       );
     },
   };
-}
-
-async function warmUp(engine: PiperTts, text: string, logger: PiperLogger | undefined): Promise<void> {
-  const startedAt = performance.now();
-  let bytes = 0;
-  for await (const piece of engine.synthesize(text, {
-    callId: "warm-up",
-    signal: new AbortController().signal,
-  })) {
-    bytes += piece.length;
-  }
-  logger?.info(
-    {
-      engine: "tts",
-      voice: engine.voicePath,
-      audioMs: bytes / 8,
-      elapsedMs: Math.round(performance.now() - startedAt),
-    },
-    "piper ready",
-  );
-}
-
-function asSynthesisError(error: unknown): EngineError {
-  if (error instanceof EngineError) return error;
-  return new EngineError("tts", "unknown", `Piper synthesis failed: ${messageOf(error)}`, { cause: error });
 }

@@ -4,8 +4,9 @@
  * becomes the `EngineError` of kind "aborted" the port promises. One owner, so every engine converts, flushes
  * and stops alike.
  */
-import { EngineError } from "../../machines/engines.js";
+import { EngineError, type TtsEngine } from "../../machines/engines.js";
 import { createOutboundConverter, type OutboundConverter, TELEPHONY_RATE } from "../audio/outbound.js";
+import { messageOf } from "../error-message.js";
 
 /** A piece of an engine's audio: floats in [-1, 1] or int16, mono, at `sampleRate`. */
 export interface PcmPiece {
@@ -53,4 +54,32 @@ export async function* toTelephonyAudio(
     if (tail.length > 0) yield tail;
   }
   return (bytes * 1000) / TELEPHONY_RATE;
+}
+
+/**
+ * Speaks `text` once and throws the audio away, so the first caller does not pay the engine's first-run
+ * costs (graph optimisation, allocations); `report` gets how long it took and how much audio it made.
+ */
+export async function warmUpTts(
+  engine: TtsEngine,
+  text: string,
+  report: (fields: { engine: "tts"; audioMs: number; elapsedMs: number }) => void,
+): Promise<void> {
+  const startedAt = performance.now();
+  let bytes = 0;
+  for await (const piece of engine.synthesize(text, {
+    callId: "warm-up",
+    signal: new AbortController().signal,
+  })) {
+    bytes += piece.length;
+  }
+  report({ engine: "tts", audioMs: bytes / 8, elapsedMs: Math.round(performance.now() - startedAt) });
+}
+
+/** A synthesis failure as an EngineError naming the engine, unless it already is one. */
+export function synthesisError(engine: string, error: unknown): EngineError {
+  if (error instanceof EngineError) return error;
+  return new EngineError("tts", "unknown", `${engine} synthesis failed: ${messageOf(error)}`, {
+    cause: error,
+  });
 }
