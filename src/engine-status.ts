@@ -4,6 +4,7 @@
  */
 import { type Env, llmProvider } from "./config.js";
 import { PIPER_DEFAULT_VOICE_PATH } from "./engines/piper/voice-files.js";
+import { missingWhisperFiles } from "./engines/whisper/sherpa-transcriber.js";
 
 export interface EngineStatus {
   engine: "telephony" | "stt" | "llm" | "tts";
@@ -102,7 +103,16 @@ function stt(env: Env): EngineStatus {
     const where = env.WHISPER_BASE_URL
       ? `the transcription server at ${env.WHISPER_BASE_URL}`
       : `in process, from ${env.WHISPER_MODEL_DIR ?? "the models directory (npm run models -- download whisper)"}`;
-    return status("stt", "whisper", `model ${env.WHISPER_MODEL}, ${where}, with Silero VAD`, []);
+    const missingFiles = env.WHISPER_BASE_URL
+      ? []
+      : missingWhisperFiles({ model: env.WHISPER_MODEL, modelDir: env.WHISPER_MODEL_DIR });
+    const missing =
+      missingFiles.length === 0
+        ? []
+        : [
+            `WHISPER_MODEL_DIR: the ${env.WHISPER_MODEL} model is not there (${missingFiles.join(", ")}); fetch it with \`npm run models -- download whisper\` and set the WHISPER_MODEL_DIR it prints, or set WHISPER_BASE_URL to a Whisper server`,
+          ];
+    return status("stt", "whisper", `model ${env.WHISPER_MODEL}, ${where}, with Silero VAD`, missing);
   }
   const missing = env.DEEPGRAM_API_KEY
     ? []

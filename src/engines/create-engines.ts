@@ -192,7 +192,7 @@ function retryingTts(
     load: options.load,
     describeFailure: (error, retryInMs) => {
       const problem = options.describeFailure(error, retryInMs);
-      log.error({ engine: "tts" }, problem);
+      log.error(problem);
       return problem;
     },
   });

@@ -142,3 +142,19 @@ describe("ollamaQueueWarning", () => {
     );
   });
 });
+
+describe("describeEngines for the self-hosted profile", () => {
+  it("says the in-process Whisper model is missing and how to fetch it, and asks nothing of a Whisper server", () => {
+    const dir = "/nonexistent/whisper-models";
+    const inProcess = describeEngines(loadConfig({ STT_PROVIDER: "whisper", WHISPER_MODEL_DIR: dir }).env);
+    const stt = inProcess.find((engine) => engine.engine === "stt");
+    expect(stt).toMatchObject({ provider: "whisper", ready: false });
+    expect(stt?.missing.join(" ")).toMatch(
+      /WHISPER_MODEL_DIR: the tiny\.en model is not there .*npm run models -- download whisper/,
+    );
+    const server = describeEngines(
+      loadConfig({ STT_PROVIDER: "whisper", WHISPER_BASE_URL: "http://127.0.0.1:8178/v1" }).env,
+    ).find((engine) => engine.engine === "stt");
+    expect(server).toMatchObject({ provider: "whisper", ready: true });
+  });
+});

@@ -35,9 +35,15 @@ export function sherpaWhisperFiles(options: Pick<SherpaWhisperOptions, "model" |
   return { dir, encoder, decoder, tokens };
 }
 
+/** The in-process model's files that are not there (start-up reports them; loading refuses without them). */
+export function missingWhisperFiles(options: Pick<SherpaWhisperOptions, "model" | "modelDir">): string[] {
+  const files = sherpaWhisperFiles(options);
+  return [files.encoder, files.decoder, files.tokens].filter((file) => !existsSync(file));
+}
+
 export async function loadSherpaWhisper(options: SherpaWhisperOptions): Promise<SegmentTranscriber> {
   const files = sherpaWhisperFiles(options);
-  const missing = [files.encoder, files.decoder, files.tokens].filter((file) => !existsSync(file));
+  const missing = missingWhisperFiles(options);
   if (missing.length > 0) {
     throw new TranscriptionError(
       "connect",
