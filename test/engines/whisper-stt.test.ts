@@ -107,6 +107,23 @@ function expectUtteranceOrder(events: SttEvent[]): void {
 const isEnded = (event: SttEvent) => event.type === "speechEnded";
 
 describe("Whisper engine with a transcription server", () => {
+  it("aborts an interim still being transcribed when the utterance ends, and never reports its words", async () => {
+    server.answer = async (upload, index) => {
+      if (index > 0) return { text: `words ${index}` };
+      await server.hungUp(upload); // held until the engine gives up on it
+      return { text: "stale words" };
+    };
+    const run = openRun();
+    await feed(run, await callAudio("ljspeech-LJ001-0004-8k-mulaw.wav"));
+    await run.until(isEnded);
+    await run.session.close();
+
+    expect(server.uploads[0]?.clientAborted).toBe(true);
+    expect(run.events.some((event) => "text" in event && event.text === "stale words")).toBe(false);
+    expect(run.events.filter((event) => event.type === "final")).toHaveLength(1);
+    expectUtteranceOrder(run.events);
+  });
+
   it("uploads each utterance whole, pre-roll included, as a 16 kHz mono pcm16 WAV, and reports it in order", async () => {
     server.answer = (_, index) => ({ text: `words ${index}` });
     const run = openRun();
