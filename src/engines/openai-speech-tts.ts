@@ -9,7 +9,7 @@
 import type { Logger } from "pino";
 import { EngineError, type TtsEngine } from "../../machines/engines.js";
 import { endpointForLogs, parseServerUrl, postForAudio } from "./speech-http.js";
-import { type PcmPiece, toTelephonyAudio, ttsAbortedError } from "./tts-audio.js";
+import { type PcmPiece, toTelephonyAudio, ttsAbortedError, warmUpTts } from "./tts-audio.js";
 
 export interface OpenAiSpeechTtsOptions {
   /** The API root, e.g. `http://gpu-box:8880/v1` (Kokoro-FastAPI) or `https://api.openai.com/v1`. */
@@ -114,18 +114,9 @@ export function createOpenAiSpeechTts(options: OpenAiSpeechTtsOptions): OpenAiSp
     );
   }
 
-  return {
-    name: "openai-speech",
-    synthesize,
-    async warmUp() {
-      for await (const _ of synthesize("Hello.", {
-        callId: "warm-up",
-        signal: new AbortController().signal,
-      })) {
-        // Only that the whole request succeeds matters here.
-      }
-    },
-  };
+  const engine: TtsEngine = { name: "openai-speech", synthesize };
+  // Only that the whole request succeeds matters here: it proves the URL, and the voice, work.
+  return { ...engine, warmUp: () => warmUpTts(engine, "Hello.", () => undefined) };
 }
 
 /**

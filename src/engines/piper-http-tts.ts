@@ -14,7 +14,7 @@ import type { Logger } from "pino";
 import { EngineError, type TtsEngine } from "../../machines/engines.js";
 import { readWav, WavFormatError } from "../audio/wav.js";
 import { endpointForLogs, parseServerUrl, postForAudio } from "./speech-http.js";
-import { type PcmPiece, toTelephonyAudio, ttsAbortedError } from "./tts-audio.js";
+import { type PcmPiece, toTelephonyAudio, ttsAbortedError, warmUpTts } from "./tts-audio.js";
 
 export interface PiperHttpTtsOptions {
   /** The URL to POST to: Piper's server root, e.g. `http://tts-box:5000`, or `.../synthesize` for newer ones. */
@@ -102,18 +102,9 @@ export function createPiperHttpTts(options: PiperHttpTtsOptions): PiperHttpTts {
     );
   }
 
-  return {
-    name: "piper-http",
-    synthesize,
-    async warmUp() {
-      for await (const _ of synthesize("Hello.", {
-        callId: "warm-up",
-        signal: new AbortController().signal,
-      })) {
-        // Only that the whole request succeeds matters here.
-      }
-    },
-  };
+  const engine: TtsEngine = { name: "piper-http", synthesize };
+  // Only that the whole request succeeds matters here: it proves the URL, and the voice, work.
+  return { ...engine, warmUp: () => warmUpTts(engine, "Hello.", () => undefined) };
 }
 
 function decodePiperWav(bytes: Uint8Array, where: string): PcmPiece {
