@@ -8,8 +8,8 @@
  */
 import type { Logger } from "pino";
 import { EngineError, type TtsEngine } from "../../machines/engines.js";
-import { endpointForLogs, parseServerUrl, postForAudio } from "./speech-http.js";
-import { type PcmPiece, toTelephonyAudio, ttsAbortedError, warmUpTts } from "./tts-audio.js";
+import { endpointForLogs, parseServerUrl, speakOverHttp } from "./speech-http.js";
+import { type PcmPiece, warmUpTts } from "./tts-audio.js";
 
 export interface OpenAiSpeechTtsOptions {
   /** The API root, e.g. `http://gpu-box:8880/v1` (Kokoro-FastAPI) or `https://api.openai.com/v1`. */
@@ -54,42 +54,12 @@ export function createOpenAiSpeechTts(options: OpenAiSpeechTtsOptions): OpenAiSp
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
 
-  async function* synthesize(
+  function synthesize(
     text: string,
     { callId, signal }: { callId: string; signal: AbortSignal },
   ): AsyncGenerator<Uint8Array> {
-    if (signal.aborted) throw ttsAbortedError();
-    if (text.trim() === "") return;
-    const startedAt = performance.now();
-    const timing: { firstByteMs?: number } = {};
-    const body = postForAudio({
-      endpoint,
-      where,
-      serverLabel: "speech server",
-      headers,
-      body: JSON.stringify({
-        model: options.model,
-        input: text,
-        voice: options.voice,
-        response_format: "pcm",
-        ...(options.speed === undefined ? {} : { speed: options.speed }),
-      }),
-      firstByteTimeoutMs,
-      stallTimeoutMs,
-      signal,
-      checkResponse(response) {
-        const contentType = response.headers.get("content-type") ?? "";
-        if (NOT_PCM.test(contentType)) {
-          throw new EngineError(
-            "tts",
-            "protocol",
-            `speech server ${where} answered ${contentType} instead of raw PCM; it must support response_format "pcm"`,
-          );
-        }
-      },
-      timing,
-    });
-    async function* bodyAudio(): AsyncGenerator<PcmPiece> {
+    // Raw PCM, converted piece by piece as it streams in.
+    async function* bodyAudio(body: AsyncIterable<Uint8Array>): AsyncGenerator<PcmPiece> {
       const pcm = createPcm16leDecoder();
       for await (const bytes of body) yield { samples: pcm.decode(bytes), sampleRate };
       if (pcm.pendingByte) {
@@ -99,19 +69,39 @@ export function createOpenAiSpeechTts(options: OpenAiSpeechTtsOptions): OpenAiSp
         );
       }
     }
-    const audioMs = yield* toTelephonyAudio(bodyAudio(), signal);
-    logger?.debug(
-      {
-        callId,
-        engine: "tts",
-        endpoint: where,
-        chars: text.length,
-        firstByteMs: timing.firstByteMs === undefined ? undefined : Math.round(timing.firstByteMs),
-        audioMs,
-        elapsedMs: Math.round(performance.now() - startedAt),
+    return speakOverHttp({
+      request: {
+        endpoint,
+        where,
+        serverLabel: "speech server",
+        headers,
+        body: JSON.stringify({
+          model: options.model,
+          input: text,
+          voice: options.voice,
+          response_format: "pcm",
+          ...(options.speed === undefined ? {} : { speed: options.speed }),
+        }),
+        firstByteTimeoutMs,
+        stallTimeoutMs,
+        checkResponse(response) {
+          const contentType = response.headers.get("content-type") ?? "";
+          if (NOT_PCM.test(contentType)) {
+            throw new EngineError(
+              "tts",
+              "protocol",
+              `speech server ${where} answered ${contentType} instead of raw PCM; it must support response_format "pcm"`,
+            );
+          }
+        },
       },
-      "speech segment synthesised",
-    );
+      decode: bodyAudio,
+      text,
+      callId,
+      signal,
+      logger,
+      done: "speech segment synthesised",
+    });
   }
 
   const engine: TtsEngine = { name: "openai-speech", synthesize };

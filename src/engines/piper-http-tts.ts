@@ -13,8 +13,8 @@
 import type { Logger } from "pino";
 import { EngineError, type TtsEngine } from "../../machines/engines.js";
 import { readWav, WavFormatError } from "../audio/wav.js";
-import { endpointForLogs, parseServerUrl, postForAudio } from "./speech-http.js";
-import { type PcmPiece, toTelephonyAudio, ttsAbortedError, warmUpTts } from "./tts-audio.js";
+import { endpointForLogs, parseServerUrl, speakOverHttp } from "./speech-http.js";
+import { type PcmPiece, warmUpTts } from "./tts-audio.js";
 
 export interface PiperHttpTtsOptions {
   /** The URL to POST to: Piper's server root, e.g. `http://tts-box:5000`, or `.../synthesize` for newer ones. */
@@ -54,52 +54,42 @@ export function createPiperHttpTts(options: PiperHttpTtsOptions): PiperHttpTts {
   const firstByteTimeoutMs = options.firstByteTimeoutMs ?? 10_000;
   const stallTimeoutMs = options.stallTimeoutMs ?? 5000;
 
-  async function* synthesize(
+  // The server sends the WAV only once it is complete: it is read whole, then converted.
+  async function* wavAudio(body: AsyncIterable<Uint8Array>): AsyncGenerator<PcmPiece> {
+    const pieces: Uint8Array[] = [];
+    for await (const piece of body) pieces.push(piece);
+    yield decodePiperWav(Buffer.concat(pieces), where);
+  }
+
+  function synthesize(
     text: string,
     { callId, signal }: { callId: string; signal: AbortSignal },
   ): AsyncGenerator<Uint8Array> {
-    if (signal.aborted) throw ttsAbortedError();
-    // Piper's server refuses empty text with an error page; there is nothing to say anyway.
-    if (text.trim() === "") return;
-    const startedAt = performance.now();
-    const timing: { firstByteMs?: number } = {};
-    const body = postForAudio({
-      endpoint,
-      where,
-      serverLabel: SERVER_LABEL,
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        text,
-        ...(lengthScale === undefined ? {} : { length_scale: lengthScale }),
-        ...(speakerId === undefined ? {} : { speaker_id: speakerId }),
-      }),
-      firstByteTimeoutMs,
-      stallTimeoutMs,
-      signal,
-      hintForStatus: (status) =>
-        status === 405 && new URL(endpoint).pathname === "/"
-          ? `newer Piper servers synthesise at /synthesize: set PIPER_BASE_URL to ${new URL("/synthesize", endpoint).href}`
-          : undefined,
-      timing,
-    });
-    async function* wavAudio(): AsyncGenerator<PcmPiece> {
-      const pieces: Uint8Array[] = [];
-      for await (const piece of body) pieces.push(piece);
-      yield decodePiperWav(Buffer.concat(pieces), where);
-    }
-    const audioMs = yield* toTelephonyAudio(wavAudio(), signal);
-    logger?.debug(
-      {
-        callId,
-        engine: "tts",
-        endpoint: where,
-        chars: text.length,
-        firstByteMs: timing.firstByteMs === undefined ? undefined : Math.round(timing.firstByteMs),
-        audioMs,
-        elapsedMs: Math.round(performance.now() - startedAt),
+    return speakOverHttp({
+      request: {
+        endpoint,
+        where,
+        serverLabel: SERVER_LABEL,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          text,
+          ...(lengthScale === undefined ? {} : { length_scale: lengthScale }),
+          ...(speakerId === undefined ? {} : { speaker_id: speakerId }),
+        }),
+        firstByteTimeoutMs,
+        stallTimeoutMs,
+        hintForStatus: (status) =>
+          status === 405 && new URL(endpoint).pathname === "/"
+            ? `newer Piper servers synthesise at /synthesize: set PIPER_BASE_URL to ${new URL("/synthesize", endpoint).href}`
+            : undefined,
       },
-      "piper segment synthesised",
-    );
+      decode: wavAudio,
+      text,
+      callId,
+      signal,
+      logger,
+      done: "piper segment synthesised",
+    });
   }
 
   const engine: TtsEngine = { name: "piper-http", synthesize };

@@ -5,8 +5,9 @@
  * the server and what went wrong. The caller's abort always wins over a timeout or a broken connection, so a
  * barge-in is reported as "aborted" and never as an engine fault.
  */
+import type { Logger } from "pino";
 import { EngineError } from "../../machines/engines.js";
-import { ttsAbortedError } from "./tts-audio.js";
+import { type PcmPiece, toTelephonyAudio, ttsAbortedError } from "./tts-audio.js";
 
 export interface AudioRequest {
   /** Where to POST (may hold user:password, which `where` must not). */
@@ -28,6 +29,42 @@ export interface AudioRequest {
   hintForStatus?: (status: number) => string | undefined;
   /** Filled in when the first piece of the body arrives: ms since the request started, for the log line. */
   timing?: { firstByteMs?: number };
+}
+
+/**
+ * One segment spoken by a remote voice, end to end: the request, the body turned into PCM by `decode` (raw
+ * PCM as it streams, or a whole WAV), mu-law 8 kHz out, and one debug line with the segment's timings.
+ */
+export async function* speakOverHttp(segment: {
+  request: Omit<AudioRequest, "signal" | "timing">;
+  decode: (body: AsyncIterable<Uint8Array>) => AsyncIterable<PcmPiece>;
+  text: string;
+  callId: string;
+  signal: AbortSignal;
+  logger: Pick<Logger, "debug"> | undefined;
+  /** The debug line's message, e.g. "piper segment synthesised". */
+  done: string;
+}): AsyncGenerator<Uint8Array> {
+  const { text, callId, signal, request } = segment;
+  if (signal.aborted) throw ttsAbortedError();
+  // Nothing to say; Piper's server even refuses empty text with an error page.
+  if (text.trim() === "") return;
+  const startedAt = performance.now();
+  const timing: { firstByteMs?: number } = {};
+  const body = postForAudio({ ...request, signal, timing });
+  const audioMs = yield* toTelephonyAudio(segment.decode(body), signal);
+  segment.logger?.debug(
+    {
+      callId,
+      engine: "tts",
+      endpoint: request.where,
+      chars: text.length,
+      firstByteMs: timing.firstByteMs === undefined ? undefined : Math.round(timing.firstByteMs),
+      audioMs,
+      elapsedMs: Math.round(performance.now() - startedAt),
+    },
+    segment.done,
+  );
 }
 
 /**
