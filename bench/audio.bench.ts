@@ -6,9 +6,9 @@
  * stage here is independent of the signal, so real speech would give the same figures.
  */
 import alawmulaw from "alawmulaw";
+import { createInboundConverter, createOutboundConverter } from "../src/audio/converters.js";
 import { MulawFramer } from "../src/audio/frames.js";
 import { mulawToPcm16, pcm16ToMulaw } from "../src/audio/mulaw.js";
-import { createInboundConverter, createOutboundConverter } from "../src/audio/outbound.js";
 import { floatToPcm16 } from "../src/audio/pcm.js";
 import { StreamingResampler } from "../src/audio/resampler.js";
 import { type BenchRow, realTimeFactor } from "./measure.js";

@@ -23,13 +23,13 @@
  * machine is shared). Memory per call is read after full garbage collections, with the calls still up.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { CallerUtterance } from "../src/caller/index.js";
+import type { CallerUtterance } from "../tools/caller/index.js";
 import type { CallFrameCounts } from "./harness/call-probes.js";
+import type { EngineTimings } from "./harness/fixed-latency-engines.js";
 import { type CallSummary, placeCalls } from "./harness/load.js";
 import { type BenchServer, startBenchServer } from "./harness/server-child.js";
 import type { MemoryStats, WindowStats } from "./harness/server-protocol.js";
 import { toneMulaw } from "./harness/synthetic-audio.js";
-import type { EngineTimings } from "./harness/timed-engines.js";
 import { startWindow, type WindowReading } from "./harness/window.js";
 import type { BenchRow } from "./measure.js";
 import type { SectionResult } from "./section.js";

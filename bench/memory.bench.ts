@@ -18,7 +18,7 @@
  * fast-forward clock), so 2,000 calls take seconds instead of hours. What a call allocates does not depend on
  * how fast its audio flows.
  */
-import type { CallerUtterance } from "../src/caller/index.js";
+import type { CallerUtterance } from "../tools/caller/index.js";
 import { placeCalls } from "./harness/load.js";
 import { startBenchServer } from "./harness/server-child.js";
 import type { MemoryStats } from "./harness/server-protocol.js";

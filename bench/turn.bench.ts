@@ -3,7 +3,7 @@
  * calls and at 1.
  *
  * The server (bench-server.ts) runs in a child process with engines of fixed latency (LLM first token 150 ms,
- * TTS first audio 80 ms); this process places simulated calls on it (src/caller `simulateCall`: Twilio's side,
+ * TTS first audio 80 ms); this process places simulated calls on it (tools/caller `simulateCall`: Twilio's side,
  * with real-time caller audio at 50 frames/s, the agent's audio played back at real time, mark echoes). Every
  * interval is read in the server on one clock; where exactly is written in harness/call-probes.ts.
  *
@@ -21,12 +21,12 @@
 
 import { setTimeout as sleep } from "node:timers/promises";
 import { FRAME_MS } from "../src/audio/frames.js";
-import type { CallerUtterance } from "../src/caller/index.js";
+import type { CallerUtterance } from "../tools/caller/index.js";
 import type { LatencySamples } from "./harness/call-probes.js";
+import type { EngineTimings } from "./harness/fixed-latency-engines.js";
 import { type CallScript, type LoadOutcome, placeCalls } from "./harness/load.js";
 import { type BenchServer, startBenchServer } from "./harness/server-child.js";
 import { toneMulaw } from "./harness/synthetic-audio.js";
-import type { EngineTimings } from "./harness/timed-engines.js";
 import { describeOthers, startWindow, type WindowReading } from "./harness/window.js";
 import { type BenchRow, type Distribution, distribution } from "./measure.js";
 import type { SectionResult } from "./section.js";

@@ -17,10 +17,10 @@
  * one AbortSignal. Every event carries the producer's generation, so the parent can drop anything late.
  */
 import { type EventObject, fromCallback } from "xstate";
-import { createSentenceChunker } from "../src/text/sentence-chunker.js";
 import { asEngineError } from "./engine-errors.js";
 import type { ChatMessage, EngineError, LlmClient, ToolCall, ToolSpec, TtsEngine } from "./engines.js";
 import type { PhraseCache } from "./phrase-cache.js";
+import { createSentenceChunker } from "./sentence-chunker.js";
 
 export type SpeechSource =
   | { kind: "phrase"; text: string }

@@ -17,7 +17,7 @@ import {
   runCalls,
   type SimulateCallOptions,
   simulateCall,
-} from "../src/caller/index.js";
+} from "../tools/caller/index.js";
 
 const USAGE = `Usage: npm run call -- --audio a.wav[,b.wav...] [options]
 

@@ -22,7 +22,6 @@ import { createServer } from "node:net";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { writeWav } from "../src/audio/wav.js";
-import { hasEspeakNg, type SyntheticVoice, synthesizeSpeech } from "../src/caller/synthetic-speech.js";
 import { loadSileroVad } from "../src/engines/vad/silero-vad.js";
 import { FakeDeepgram } from "../test/fakes/fake-deepgram.js";
 import { type FakeLlmReply, FakeOpenAiLlm } from "../test/fakes/fake-openai-llm.js";
@@ -34,6 +33,7 @@ import {
   startFakeWhisperServer,
   utterancesAsLines,
 } from "../test/fakes/fake-whisper-server.js";
+import { hasEspeakNg, type SyntheticVoice, synthesizeSpeech } from "../tools/caller/synthetic-speech.js";
 
 /** What the caller says, in order: the fake Deepgram hears the n-th utterance of every call as line n. */
 export const CALLER_LINES = [

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { mulawToPcm16 } from "../src/audio/mulaw.js";
 import { readWav, writeWav } from "../src/audio/wav.js";
-import { toTelephonyMulaw } from "../src/caller/caller-audio.js";
+import { toTelephonyMulaw } from "../tools/caller/caller-audio.js";
 
 /** The receptionist scenario's caller lines (fixtures/README.md lists where each is used). */
 export const CALLER_LINES = [

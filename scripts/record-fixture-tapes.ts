@@ -8,12 +8,12 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { realTimeClock } from "../src/caller/index.js";
 import { replayTape } from "../src/tapes/replay.js";
 import { formatDivergence } from "../src/tapes/tape-diff.js";
 import { parseTape, type Tape } from "../src/tapes/tape-format.js";
 import { FIXTURE_SCENARIOS, type FixtureScenario, hangUpIntoReply } from "../test/e2e/fixture-scenarios.js";
 import { startVoiceStack } from "../test/e2e/voice-stack.js";
+import { realTimeClock } from "../tools/caller/index.js";
 
 const TAPES_DIR = join(import.meta.dirname, "..", "fixtures", "tapes");
 /** A recording can be unlucky (a machine too busy to keep real time); it is tried this many times. */

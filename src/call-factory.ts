@@ -7,13 +7,7 @@
  */
 import type { InspectionEvent } from "xstate";
 import type { CallEngines, CallLog } from "../machines/call.machine.js";
-import {
-  type CallActor,
-  type CallSession,
-  type ReadableClock,
-  realClock,
-  startCall,
-} from "../machines/call-actor.js";
+import { type CallSession, realClock, startCall } from "../machines/call-actor.js";
 import { type CallConfig, forRecogniser } from "../machines/call-config.js";
 import {
   EngineError,
@@ -24,26 +18,9 @@ import {
 } from "../machines/engines.js";
 import type { PhraseCache } from "../machines/phrase-cache.js";
 import type { Log } from "./logger.js";
-import type { CallFactory, StreamOutput, StreamStart } from "./twilio/media-stream-session.js";
+import type { CallInstrument } from "./observability/call-instrument.js";
+import type { CallFactory, StreamOutput } from "./twilio/media-stream-session.js";
 import type { TwilioRest } from "./twilio/rest.js";
-
-/** What an instrument may do with one call. Every hook is optional. */
-export interface CallInstrumentation {
-  /** Wrap the call's engines (to record or time what goes through them); return them unchanged otherwise. */
-  wrapEngines?(engines: CallEngines): CallEngines;
-  /** Wrap the actor clock (to note when its timers were due); return it unchanged otherwise. */
-  wrapClock?(clock: ReadableClock): ReadableClock;
-  /** Sees every XState inspection event of the call actor and its children. */
-  inspect?(event: InspectionEvent): void;
-  /** The actor, once started: subscribe to its emitted events (`actor.on`) or snapshots. */
-  started?(actor: CallActor): void;
-  /** The call is over (the stream closed); flush what is buffered. Never throws. */
-  ended?(): void;
-}
-
-export interface CallInstrument {
-  attach(call: { start: StreamStart; config: CallConfig; log: Log }): CallInstrumentation;
-}
 
 export interface CallFactoryOptions {
   engines: { stt: SttEngine; llm: LlmClient; tts: TtsEngine };

@@ -16,14 +16,16 @@ import { pino } from "pino";
 import type { WebSocket, WebSocketServer } from "ws";
 import { callConfig } from "../../machines/call-config.js";
 import type { PhraseCache } from "../../machines/phrase-cache.js";
-import { type CallInstrument, createCallFactory } from "../../src/call-factory.js";
+import { createCallFactory } from "../../src/call-factory.js";
 import { loadConfig } from "../../src/config.js";
 import { createLogger, type Log } from "../../src/logger.js";
 import { createMetrics } from "../../src/metrics.js";
+import type { CallInstrument } from "../../src/observability/call-instrument.js";
 import { startObservability } from "../../src/observability/observability.js";
 import { buildServer } from "../../src/server.js";
 import type { CallFactory } from "../../src/twilio/media-stream-session.js";
 import { type CallProbe, ProbeRegistry } from "./call-probes.js";
+import { createTimedEngines } from "./fixed-latency-engines.js";
 import { GcPauses } from "./gc-pauses.js";
 import type {
   BenchServerOptions,
@@ -34,7 +36,6 @@ import type {
   WindowStats,
 } from "./server-protocol.js";
 import { toneMulaw } from "./synthetic-audio.js";
-import { createTimedEngines } from "./timed-engines.js";
 
 const LAG_RESOLUTION_MS = 10;
 

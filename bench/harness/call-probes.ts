@@ -6,7 +6,7 @@
  *              -> the first `media` message handed to the socket (`ws.send` returned).
  * - turn:      the fake STT handing the end-of-turn result (`speech_final`) to the call
  *              -> the first `media` message of the reply handed to the socket, minus the fake engines'
- *              latencies: the configured ones, and what their timer thread posted late (timed-engines.ts).
+ *              latencies: the configured ones, and what their timer thread posted late (fixed-latency-engines.ts).
  * - barge-in:  the fake STT handing over an interim result that passes the barge-in gate
  *              -> the `clear` message handed to the socket.
  *

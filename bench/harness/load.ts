@@ -1,5 +1,5 @@
 /**
- * The load generator: simulated calls (`simulateCall` of src/caller, Twilio's side of a call: voice webhook,
+ * The load generator: simulated calls (`simulateCall` of tools/caller, Twilio's side of a call: voice webhook,
  * media stream with real-time caller audio and mark echoes, status callback) placed on the bench server from
  * this process, many at once.
  *
@@ -17,7 +17,7 @@ import {
   realTimeClock,
   type SimulateCallOptions,
   simulateCall,
-} from "../../src/caller/index.js";
+} from "../../tools/caller/index.js";
 
 export type CallScript = Omit<SimulateCallOptions, "url" | "clock" | "signal" | "onEvent">;
 

@@ -1,7 +1,7 @@
 /** What the bench process and its server child say to each other over the IPC channel. */
 import type { CallFrameCounts, LatencySamples, WindowLateness } from "./call-probes.js";
+import type { EngineTimings } from "./fixed-latency-engines.js";
 import type { GcSummary } from "./gc-pauses.js";
-import type { EngineTimings } from "./timed-engines.js";
 
 export interface BenchServerOptions {
   timings: EngineTimings;

@@ -16,7 +16,7 @@
  */
 import { DeepgramClient } from "@deepgram/sdk";
 import { EngineError, type SttEngine, type SttEvent, type SttSession } from "../../machines/engines.js";
-import { createInboundConverter, type InboundConverter } from "../audio/outbound.js";
+import { createInboundConverter, type InboundConverter } from "../audio/converters.js";
 import { AudioRing } from "./deepgram/audio-ring.js";
 import { parseDeepgramMessage } from "./deepgram/messages.js";
 import { DeepgramSpeechTurns } from "./deepgram/speech-turns.js";

@@ -5,7 +5,7 @@
  * and stops alike.
  */
 import { EngineError, type TtsEngine } from "../../machines/engines.js";
-import { createOutboundConverter, type OutboundConverter, TELEPHONY_RATE } from "../audio/outbound.js";
+import { createOutboundConverter, type OutboundConverter, TELEPHONY_RATE } from "../audio/converters.js";
 import { messageOf } from "../error-message.js";
 
 /** A piece of an engine's audio: floats in [-1, 1] or int16, mono, at `sampleRate`. */

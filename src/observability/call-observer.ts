@@ -6,10 +6,10 @@
 import type { InspectionEvent, SnapshotFrom } from "xstate";
 import type { callMachine } from "../../machines/call.machine.js";
 import { type CallActor, realClock } from "../../machines/call-actor.js";
-import type { CallInstrument, CallInstrumentation } from "../call-factory.js";
 import type { Log } from "../logger.js";
 import { LATENCY_STAGES, type LatencyStage, type Metrics } from "../metrics.js";
 import type { StreamStart } from "../twilio/media-stream-session.js";
+import type { CallInstrument, CallInstrumentation } from "./call-instrument.js";
 import {
   type CallSummary,
   latencyMedians,
@@ -17,10 +17,10 @@ import {
   transcriptOf,
   writeSummary,
 } from "./call-summary.js";
+import { timeEngines } from "./latency-taps.js";
 import { LatencyTracker, type NowClock } from "./latency-tracker.js";
 import { REDACTED } from "./plain-data.js";
 import { statePath } from "./state-path.js";
-import { timeEngines } from "./timed-engines.js";
 
 export interface CallObserverOptions {
   metrics: Metrics;

@@ -4,9 +4,9 @@
  * Stately Sky. Whatever happens to the inspector, calls go on: it is started before any call and fails alone.
  */
 import { createSkyInspector, createWebSocketInspector } from "@statelyai/inspect";
-import type { CallInstrument } from "../call-factory.js";
 import type { Env } from "../config.js";
 import type { Log } from "../logger.js";
+import type { CallInstrument } from "./call-instrument.js";
 import { type InspectorRelay, startInspectorRelay } from "./inspector-relay.js";
 import { type StatelySink, statelyInstrument } from "./stately-inspection.js";
 

@@ -5,8 +5,8 @@
  * out here as it does from the logs.
  */
 import type { CallActor } from "../../machines/call-actor.js";
-import type { CallInstrument, CallInstrumentation } from "../call-factory.js";
 import type { StreamStart } from "../twilio/media-stream-session.js";
+import type { CallInstrument, CallInstrumentation } from "./call-instrument.js";
 import { type TranscriptLine, transcriptOf } from "./call-summary.js";
 import { statePath } from "./state-path.js";
 

@@ -2,10 +2,11 @@
  * Everything the server needs to be watched, built from the configuration: the call instruments (metrics, logs
  * and summaries; the list behind `GET /calls`; the Stately inspector when `INSPECT` asks for it).
  */
-import type { CallInstrument } from "../call-factory.js";
+
 import type { Env } from "../config.js";
 import type { Log } from "../logger.js";
 import type { Metrics } from "../metrics.js";
+import type { CallInstrument } from "./call-instrument.js";
 import { callObserver } from "./call-observer.js";
 import { startInspector } from "./inspector.js";
 import { LiveCalls } from "./live-calls.js";

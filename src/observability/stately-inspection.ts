@@ -19,7 +19,7 @@ import {
 } from "@statelyai/inspect";
 import type { AnyEventObject, InspectionEvent } from "xstate";
 import { type CallContext, inspectableContext, inspectableEvent } from "../../machines/call.machine.js";
-import type { CallInstrument } from "../call-factory.js";
+import type { CallInstrument } from "./call-instrument.js";
 import { plainData } from "./plain-data.js";
 
 /** Where converted events go: the adapter of a WebSocket (local relay) or Sky inspector. */

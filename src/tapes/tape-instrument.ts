@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { type ReadableClock, realClock } from "../../machines/call-actor.js";
 import type { CallConfig } from "../../machines/call-config.js";
 import type { PhraseCache } from "../../machines/phrase-cache.js";
-import type { CallInstrument } from "../call-factory.js";
+import type { CallInstrument } from "../observability/call-instrument.js";
 import { AudioFingerprints } from "./audio-fingerprints.js";
 import type { AudioRef } from "./tape-format.js";
 import { CallTapeRecorder } from "./tape-recorder.js";

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { createInboundConverter, createOutboundConverter } from "../../src/audio/converters.js";
 import { mulawToPcm16, pcm16ToMulaw } from "../../src/audio/mulaw.js";
-import { createInboundConverter, createOutboundConverter } from "../../src/audio/outbound.js";
 import { floatToPcm16 } from "../../src/audio/pcm.js";
 import { readWav } from "../../src/audio/wav.js";
 import {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { createOutboundConverter } from "../../src/audio/converters.js";
 import { MULAW_FRAME_BYTES, MulawFramer } from "../../src/audio/frames.js";
 import { mulawToPcm16, pcm16ToMulaw } from "../../src/audio/mulaw.js";
-import { createOutboundConverter } from "../../src/audio/outbound.js";
 import { readWav } from "../../src/audio/wav.js";
 import { chunks, concat, expectSameSamples, realAudio, snrDb } from "./signals.js";
 

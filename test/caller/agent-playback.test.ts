@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AgentPlayback } from "../../src/caller/agent-playback.js";
+import { AgentPlayback } from "../../tools/caller/agent-playback.js";
 
 const bytes = (length: number, value = 0x10) => new Uint8Array(length).fill(value);
 

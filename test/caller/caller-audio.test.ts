@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { mulawToPcm16 } from "../../src/audio/mulaw.js";
 import { readWav, writeWav } from "../../src/audio/wav.js";
-import { CallerError, callerAudioFromWav, loadCallerAudio } from "../../src/caller/index.js";
+import { CallerError, callerAudioFromWav, loadCallerAudio } from "../../tools/caller/index.js";
 
 const AUDIO = join(dirname(fileURLToPath(import.meta.url)), "../../fixtures/real/audio");
 

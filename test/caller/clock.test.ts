@@ -1,7 +1,7 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { fastForwardClock, loadCallerAudio, realTimeClock, simulateCall } from "../../src/caller/index.js";
+import { fastForwardClock, loadCallerAudio, realTimeClock, simulateCall } from "../../tools/caller/index.js";
 import { type ListeningServer, startListeningServer } from "../support/listening-server.js";
 import { ScriptedAgent, toneMulaw } from "../support/scripted-agent.js";
 

@@ -6,9 +6,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { callConfig } from "../../machines/call-config.js";
 import { CALLER_LINES, type DevFakes, receptionistReply, startDevFakes } from "../../scripts/dev-fakes.js";
 import { createCallFactory } from "../../src/call-factory.js";
-import { fastForwardClock, loadCallerAudio, simulateCall } from "../../src/caller/index.js";
 import { createEngines } from "../../src/engines/create-engines.js";
 import type { Log } from "../../src/logger.js";
+import { fastForwardClock, loadCallerAudio, simulateCall } from "../../tools/caller/index.js";
 import { type ListeningServer, startListeningServer } from "../support/listening-server.js";
 import { testConfig } from "../support/test-server.js";
 

@@ -7,8 +7,8 @@ import {
   fastForwardClock,
   type SimulateCallOptions,
   simulateCall,
-} from "../../src/caller/index.js";
-import { openStreamSocket } from "../../src/caller/stream-socket.js";
+} from "../../tools/caller/index.js";
+import { openStreamSocket } from "../../tools/caller/stream-socket.js";
 import { type ListeningServer, startListeningServer } from "../support/listening-server.js";
 import { RecordingCall } from "../support/test-server.js";
 

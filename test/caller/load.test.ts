@@ -8,7 +8,7 @@ import {
   loadCallerAudio,
   runCalls,
   summarize,
-} from "../../src/caller/index.js";
+} from "../../tools/caller/index.js";
 import { type ListeningServer, startListeningServer } from "../support/listening-server.js";
 import { ScriptedAgent, toneMulaw } from "../support/scripted-agent.js";
 

@@ -17,7 +17,7 @@ import {
   loadCallerAudio,
   type SimulateCallOptions,
   simulateCall,
-} from "../../src/caller/index.js";
+} from "../../tools/caller/index.js";
 import { type ListeningServer, startListeningServer } from "../support/listening-server.js";
 import { type AgentScript, ScriptedAgent, toneMulaw } from "../support/scripted-agent.js";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { TwilioStreamEncoder, twilioSid } from "../../src/caller/stream-messages.js";
 import { parseInboundMessage } from "../../src/twilio/media-stream-protocol.js";
+import { TwilioStreamEncoder, twilioSid } from "../../tools/caller/stream-messages.js";
 
 describe("TwilioStreamEncoder", () => {
   const encoder = () => new TwilioStreamEncoder(twilioSid("AC"), twilioSid("CA"), twilioSid("MZ"));

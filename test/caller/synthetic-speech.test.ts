@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { synthesizeSpeech, toneSpeech } from "../../src/caller/synthetic-speech.js";
+import { synthesizeSpeech, toneSpeech } from "../../tools/caller/synthetic-speech.js";
 
 const rmsOf = (samples: Int16Array, from: number, to: number) => {
   let sum = 0;

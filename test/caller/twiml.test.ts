@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { CallerError, parseConnectStreamTwiml } from "../../src/caller/index.js";
 import { connectStreamTwiml } from "../../src/twilio/twiml.js";
+import { CallerError, parseConnectStreamTwiml } from "../../tools/caller/index.js";
 
 describe("parseConnectStreamTwiml", () => {
   it("reads the server's own TwiML: the stream URL and every parameter, entities decoded", () => {

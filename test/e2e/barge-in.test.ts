@@ -4,8 +4,8 @@
  * sentence the caller heard, marked as cut off.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CallResult, realTimeClock } from "../../src/caller/index.js";
 import { INTERRUPTED_NOTE } from "../../src/engines/llm/chat-messages.js";
+import { type CallResult, realTimeClock } from "../../tools/caller/index.js";
 import type { FakeLlmReply } from "../fakes/fake-openai-llm.js";
 import { said } from "./scripted-replies.js";
 import { hostedFakes, startVoiceStack, type VoiceStack } from "./voice-stack.js";

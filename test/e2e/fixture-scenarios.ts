@@ -3,8 +3,9 @@
  * the real server and fake engines (`npm run tapes:record` records them), with the behaviour its tape exists
  * to pin down, checked on the tape itself so a re-recording that lost the point is refused.
  */
-import type { CallEvent, SimulateCallOptions } from "../../src/caller/index.js";
+
 import { isInput, isOutput, type Tape, type TapeEntry } from "../../src/tapes/tape-format.js";
+import type { CallEvent, SimulateCallOptions } from "../../tools/caller/index.js";
 import { endsCall, said, serverError } from "./scripted-replies.js";
 import type { VoiceStackOptions } from "./voice-stack.js";
 

@@ -3,8 +3,8 @@
  * connection is closed within a second, the streaming LLM request is aborted and no call actor is left.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CallEvent, CallResult } from "../../src/caller/index.js";
-import { realTimeClock } from "../../src/caller/index.js";
+import type { CallEvent, CallResult } from "../../tools/caller/index.js";
+import { realTimeClock } from "../../tools/caller/index.js";
 import { said } from "./scripted-replies.js";
 import { hostedFakes, startVoiceStack, type VoiceStack } from "./voice-stack.js";
 

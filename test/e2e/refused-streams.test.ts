@@ -6,7 +6,7 @@
 import twilio from "twilio";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { CallerError, parseConnectStreamTwiml } from "../../src/caller/index.js";
+import { CallerError, parseConnectStreamTwiml } from "../../tools/caller/index.js";
 import { TwilioStreamScript } from "../support/twilio-messages.js";
 import { E2E_AUTH_TOKEN, hostedFakes, startVoiceStack, type VoiceStack } from "./voice-stack.js";
 

@@ -7,9 +7,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CallResult, realTimeClock } from "../../src/caller/index.js";
 import { replayTape } from "../../src/tapes/replay.js";
 import { parseTape } from "../../src/tapes/tape-format.js";
+import { type CallResult, realTimeClock } from "../../tools/caller/index.js";
 import { said } from "./scripted-replies.js";
 import { startVoiceStack, type VoiceStack } from "./voice-stack.js";
 

@@ -9,23 +9,24 @@ import type { CallActor } from "../../machines/call-actor.js";
 import { type CallConfig, callConfig } from "../../machines/call-config.js";
 import { createPhraseCache } from "../../machines/phrase-cache.js";
 import { writeWav } from "../../src/audio/wav.js";
-import { type CallInstrument, createCallFactory } from "../../src/call-factory.js";
-import {
-  type CallResult,
-  loadCallerAudio,
-  realTimeClock,
-  type SimulateCallOptions,
-  simulateCall,
-} from "../../src/caller/index.js";
+import { createCallFactory } from "../../src/call-factory.js";
 import { DeepgramSttEngine } from "../../src/engines/deepgram-stt.js";
 import { OpenAiLlmClient } from "../../src/engines/openai-llm.js";
 import { createOpenAiSpeechTts } from "../../src/engines/openai-speech-tts.js";
 import { createPiperHttpTts } from "../../src/engines/piper-http-tts.js";
 import { createWhisperStt } from "../../src/engines/whisper-stt.js";
 import { createLogger, type Log } from "../../src/logger.js";
+import type { CallInstrument } from "../../src/observability/call-instrument.js";
 import { buildServer, type Server } from "../../src/server.js";
 import { createTapeRecorderInstrument } from "../../src/tapes/tape-instrument.js";
 import { createTwilioRest } from "../../src/twilio/rest.js";
+import {
+  type CallResult,
+  loadCallerAudio,
+  realTimeClock,
+  type SimulateCallOptions,
+  simulateCall,
+} from "../../tools/caller/index.js";
 import { FakeDeepgram } from "../fakes/fake-deepgram.js";
 import { type FakeLlmReply, type FakeLlmTiming, FakeOpenAiLlm } from "../fakes/fake-openai-llm.js";
 import { type FakeOpenAiSpeech, startFakeOpenAiSpeech } from "../fakes/fake-openai-speech.js";

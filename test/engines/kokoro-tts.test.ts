@@ -15,7 +15,7 @@ import { phonemize } from "phonemizer";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createPhraseCache } from "../../machines/phrase-cache.js";
-import { createOutboundConverter } from "../../src/audio/outbound.js";
+import { createOutboundConverter } from "../../src/audio/converters.js";
 import { createLoadProgressLogger } from "../../src/engines/kokoro/load-progress.js";
 import { type KokoroTts, loadKokoro } from "../../src/engines/kokoro-tts.js";
 import { SynthesisQueue } from "../../src/engines/synthesis-queue.js";

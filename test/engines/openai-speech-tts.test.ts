@@ -5,7 +5,7 @@ import fc from "fast-check";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { EngineError } from "../../machines/engines.js";
-import { createOutboundConverter } from "../../src/audio/outbound.js";
+import { createOutboundConverter } from "../../src/audio/converters.js";
 import { createOpenAiSpeechTts, createPcm16leDecoder } from "../../src/engines/openai-speech-tts.js";
 import {
   type FakeOpenAiSpeech,

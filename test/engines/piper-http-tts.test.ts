@@ -9,7 +9,7 @@ import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { EngineError } from "../../machines/engines.js";
-import { createOutboundConverter } from "../../src/audio/outbound.js";
+import { createOutboundConverter } from "../../src/audio/converters.js";
 import { readWav } from "../../src/audio/wav.js";
 import { createPiperHttpTts } from "../../src/engines/piper-http-tts.js";
 import { type FakePiperServer, startFakePiperServer } from "../fakes/fake-piper-server.js";

@@ -8,8 +8,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EngineError } from "../../machines/engines.js";
+import { createOutboundConverter } from "../../src/audio/converters.js";
 import { MULAW_TO_FLOAT } from "../../src/audio/mulaw.js";
-import { createOutboundConverter } from "../../src/audio/outbound.js";
 import { systemEspeakDataDirs } from "../../src/engines/piper/voice-files.js";
 import { loadPiperTts, PIPER_DEFAULT_VOICE_PATH, type PiperTts } from "../../src/engines/piper-tts.js";
 import { DEFAULT_CHOICES, DEFAULT_MODELS_DIR, describeModel } from "../../src/models/model-catalog.js";

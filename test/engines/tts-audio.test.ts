@@ -3,7 +3,7 @@
  * conversion, an abort stops it with "aborted", and a rate that changes within a segment is refused.
  */
 import { describe, expect, it } from "vitest";
-import { createOutboundConverter } from "../../src/audio/outbound.js";
+import { createOutboundConverter } from "../../src/audio/converters.js";
 import { type PcmPiece, toTelephonyAudio } from "../../src/engines/tts-audio.js";
 
 const RATE = 22_050;

@@ -4,8 +4,9 @@
  * the greeting, a clean turn, a turn the caller interrupts, a turn whose TTS fails, the caller's hang-up.
  */
 import { callConfig } from "../../machines/call-config.js";
-import { type CallInstrument, createCallFactory } from "../../src/call-factory.js";
+import { createCallFactory } from "../../src/call-factory.js";
 import { createLogger, type Log } from "../../src/logger.js";
+import type { CallInstrument } from "../../src/observability/call-instrument.js";
 import type { CallHandler, StreamOutput, StreamStart } from "../../src/twilio/media-stream-session.js";
 import { cachedPhrases, FakeStt, FakeTts, ScriptedLlm } from "../machines/call-fakes.js";
 import { settle } from "../machines/call-harness.js";

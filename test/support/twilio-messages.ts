@@ -2,7 +2,7 @@
  * Inbound Media Streams messages for tests, from the simulated caller's encoder (real traffic's shapes:
  * numbers as strings, 34-character SIDs, a first media timestamp that is not 0).
  */
-import { TwilioStreamEncoder, twilioSid } from "../../src/caller/stream-messages.js";
+import { TwilioStreamEncoder, twilioSid } from "../../tools/caller/stream-messages.js";
 
 export const sid = twilioSid;
 

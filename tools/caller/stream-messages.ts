@@ -5,7 +5,7 @@
  * starts above 0 and advances 20 ms per frame.
  */
 import { randomBytes } from "node:crypto";
-import { FRAME_MS } from "../audio/frames.js";
+import { FRAME_MS } from "../../src/audio/frames.js";
 
 /** A fresh Twilio SID: two letters and 32 hex digits. */
 export function twilioSid(prefix: "CA" | "MZ" | "AC"): string {

@@ -12,8 +12,8 @@
  */
 import type { WebSocket } from "ws";
 import { parseMarkName } from "../../machines/playback-ledger.js";
-import { FRAME_MS, MULAW_FRAME_BYTES } from "../audio/frames.js";
-import { MULAW_SILENCE } from "../audio/mulaw.js";
+import { FRAME_MS, MULAW_FRAME_BYTES } from "../../src/audio/frames.js";
+import { MULAW_SILENCE } from "../../src/audio/mulaw.js";
 import { AgentPlayback } from "./agent-playback.js";
 import { CallRecording } from "./call-recording.js";
 import type { CallCounts, CallEnd, CallEvent, SessionOutcome, TurnResult } from "./call-result.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { withFirstItemHook } from "../../src/observability/timed-engines.js";
+import { withFirstItemHook } from "../../src/observability/latency-taps.js";
 
 describe("withFirstItemHook", () => {
   it("passes every item through unchanged and calls the hook once, as the first item arrives", async () => {

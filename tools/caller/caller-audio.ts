@@ -4,9 +4,9 @@
  */
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
-import { MULAW_TO_FLOAT } from "../audio/mulaw.js";
-import { createOutboundConverter, TELEPHONY_RATE } from "../audio/outbound.js";
-import { readWav, type WavAudio, WavFormatError } from "../audio/wav.js";
+import { createOutboundConverter, TELEPHONY_RATE } from "../../src/audio/converters.js";
+import { MULAW_TO_FLOAT } from "../../src/audio/mulaw.js";
+import { readWav, type WavAudio, WavFormatError } from "../../src/audio/wav.js";
 import { CallerError } from "./errors.js";
 
 /** One utterance of the caller: a name for reports and its audio as mu-law 8 kHz mono. */

@@ -3,7 +3,7 @@
  * 8,000 bytes a second; a mark queued behind audio is echoed only once that audio has played; a mark with
  * nothing ahead of it is echoed at once; `clear` drops the queued audio and echoes every pending mark.
  */
-import { MULAW_SILENCE } from "../audio/mulaw.js";
+import { MULAW_SILENCE } from "../../src/audio/mulaw.js";
 
 type Entry = { audio: Uint8Array; offset: number } | { mark: string };
 

@@ -2,9 +2,9 @@
  * Both sides of a simulated call as heard on the line, frame by frame: the caller's audio as sent and the
  * agent's as played back (silence where nothing played), so the two tracks stay aligned in time.
  */
-import { MULAW_FRAME_BYTES } from "../audio/frames.js";
-import { mulawToPcm16 } from "../audio/mulaw.js";
-import { writeWav } from "../audio/wav.js";
+import { MULAW_FRAME_BYTES } from "../../src/audio/frames.js";
+import { mulawToPcm16 } from "../../src/audio/mulaw.js";
+import { writeWav } from "../../src/audio/wav.js";
 
 const SAMPLE_RATE = 8000;
 

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { createSentenceChunker, type SentenceChunkerOptions } from "../../src/text/sentence-chunker.js";
+import { createSentenceChunker, type SentenceChunkerOptions } from "../../machines/sentence-chunker.js";
 
 /** Feeds `tokens` one push at a time and returns every segment, flush included. */
 function chunk(tokens: readonly string[], options?: SentenceChunkerOptions): string[] {

@@ -4,7 +4,7 @@
  * time caller audio and mark echoes, `stop`, and afterwards the status callback. Usable in-process (tests,
  * the load generator) as well as from `npm run call`.
  */
-import { FRAME_MS } from "../audio/frames.js";
+import { FRAME_MS } from "../../src/audio/frames.js";
 import type { CallEvent, CallResult } from "./call-result.js";
 import type { CallerUtterance } from "./caller-audio.js";
 import { CallerSession } from "./caller-session.js";

@@ -9,9 +9,9 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { floatToPcm16, pcm16ToFloat } from "../audio/pcm.js";
-import { StreamingResampler } from "../audio/resampler.js";
-import { readWav } from "../audio/wav.js";
+import { floatToPcm16, pcm16ToFloat } from "../../src/audio/pcm.js";
+import { StreamingResampler } from "../../src/audio/resampler.js";
+import { readWav } from "../../src/audio/wav.js";
 
 const run = promisify(execFile);
 
