@@ -3,7 +3,8 @@
  */
 import { type Actor, type ActorOptions, createActor, type InspectionEvent, type Observer } from "xstate";
 import { type AudioInlet, createAudioInlet } from "./audio-inlet.js";
-import { type CallEvent, type CallInput, callMachine } from "./call.machine.js";
+import { callMachine } from "./call.machine.js";
+import type { CallEvent, CallInput } from "./call-types.js";
 import type { SttEngine, SttSession } from "./engines.js";
 
 export type CallActor = Actor<typeof callMachine>;

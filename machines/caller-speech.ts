@@ -94,6 +94,14 @@ export function dropUtterance(speech: CallerSpeech): CallerSpeech {
   };
 }
 
+/**
+ * A key of a DTMF keypad: 0-9, * and #, and A-D, which some keypads have. The one definition of a key press:
+ * the media-stream protocol accepts exactly these (upper-casing a-d) and the call ignores anything else.
+ */
+export function isDtmfKey(digit: string): boolean {
+  return /^[0-9*#A-D]$/.test(digit);
+}
+
 export function pressKey(speech: CallerSpeech, digit: string): CallerSpeech {
   return { ...speech, digits: [...speech.digits, `[caller pressed ${digit}]`] };
 }

@@ -6,9 +6,9 @@
  * the same small interface, so none of them needs to know about the others or about the route.
  */
 import type { InspectionEvent } from "xstate";
-import type { CallEngines, CallLog } from "../machines/call.machine.js";
 import { type CallSession, realClock, startCall } from "../machines/call-actor.js";
 import { type CallConfig, forRecogniser } from "../machines/call-config.js";
+import type { CallEngines, CallLog } from "../machines/call-types.js";
 import {
   EngineError,
   type LlmClient,

@@ -3,9 +3,9 @@
  * each sees every call through it, so none needs to know about the others, the route or the call factory.
  */
 import type { InspectionEvent } from "xstate";
-import type { CallEngines } from "../../machines/call.machine.js";
 import type { CallActor, ReadableClock } from "../../machines/call-actor.js";
 import type { CallConfig } from "../../machines/call-config.js";
+import type { CallEngines } from "../../machines/call-types.js";
 import type { Log } from "../logger.js";
 import type { StreamStart } from "../twilio/media-stream-session.js";
 

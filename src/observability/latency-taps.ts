@@ -3,7 +3,7 @@
  * words (STT), request and first chunk (LLM), request and first audio (TTS), marks and clears (Twilio). They
  * change nothing that passes: same items, same errors, same aborts.
  */
-import type { CallEngines } from "../../machines/call.machine.js";
+import type { CallEngines } from "../../machines/call-types.js";
 import type { LlmClient, SttEngine, SttEvent, Telephony, TtsEngine } from "../../machines/engines.js";
 import type { LatencyTracker } from "./latency-tracker.js";
 

@@ -18,7 +18,7 @@ import {
   type StatelySnapshotEvent,
 } from "@statelyai/inspect";
 import type { AnyEventObject, InspectionEvent } from "xstate";
-import { type CallContext, inspectableContext, inspectableEvent } from "../../machines/call.machine.js";
+import { type CallContext, inspectableContext, inspectableEvent } from "../../machines/call-types.js";
 import type { CallInstrument } from "./call-instrument.js";
 import { plainData } from "./plain-data.js";
 

@@ -13,9 +13,10 @@
  * Between two inputs the driver lets every promise of the actor, its children and the players settle: the
  * players do no I/O, so whatever an input causes is done before the next one arrives.
  */
-import type { CallEvent } from "../../machines/call.machine.js";
+
 import { createCallActor } from "../../machines/call-actor.js";
 import type { CallConfig } from "../../machines/call-config.js";
+import type { CallEvent } from "../../machines/call-types.js";
 import { AudioFingerprints } from "./audio-fingerprints.js";
 import { ReplayClock } from "./replay-clock.js";
 import { type Divergence, findDivergence } from "./tape-diff.js";

@@ -5,7 +5,7 @@
  * call's third TTS request gets the recording's third TTS answer); an answer that arrives before its request
  * was made waits for it, and a request the recording never made waits forever, as a silent engine would.
  */
-import type { CallEngines } from "../../machines/call.machine.js";
+import type { CallEngines } from "../../machines/call-types.js";
 import {
   EngineError,
   type LlmChunk,

@@ -10,9 +10,9 @@
  * audio is wanted) and every outbound piece is hashed once.
  */
 import type { InspectionEvent } from "xstate";
-import type { CallEngines } from "../../machines/call.machine.js";
 import type { ReadableClock } from "../../machines/call-actor.js";
 import type { CallConfig } from "../../machines/call-config.js";
+import type { CallEngines } from "../../machines/call-types.js";
 import { asEngineError } from "../../machines/engine-errors.js";
 import type {
   EngineName,

@@ -7,6 +7,7 @@
  * that does not matter to us is validated strictly.
  */
 import { z } from "zod";
+import { isDtmfKey } from "../../machines/caller-speech.js";
 
 /** Twilio's largest message is `start` with custom parameters; 64 KiB leaves a wide margin. */
 export const MAX_INBOUND_MESSAGE_BYTES = 64 * 1024;
@@ -67,7 +68,10 @@ const dtmfSchema = z.object({
   streamSid: z.string().optional(),
   dtmf: z.object({
     track: z.string().optional(),
-    digit: z.string().regex(/^[0-9*#A-Da-d]$/, "must be one DTMF digit (0-9, *, #, A-D)"),
+    digit: z
+      .string()
+      .transform((digit) => digit.toUpperCase())
+      .refine(isDtmfKey, "must be one DTMF digit (0-9, *, #, A-D)"),
   }),
 });
 

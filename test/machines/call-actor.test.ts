@@ -3,9 +3,9 @@
  * and tapes, and what happens when the call actor itself fails.
  */
 import { describe, expect, it } from "vitest";
-import { inspectableContext, inspectableEvent } from "../../machines/call.machine.js";
 import { startCall } from "../../machines/call-actor.js";
 import { defaultCallConfig } from "../../machines/call-config.js";
+import { inspectableContext, inspectableEvent } from "../../machines/call-types.js";
 import {
   audioOf,
   CountingClock,

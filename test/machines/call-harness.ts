@@ -4,9 +4,9 @@
  * test reads as a script of what happened on the line.
  */
 
-import type { CallEmitted, CallLogLevel } from "../../machines/call.machine.js";
 import { createCallActor } from "../../machines/call-actor.js";
 import { type CallConfig, callConfig, forRecogniser } from "../../machines/call-config.js";
+import type { CallEmitted, CallLogLevel } from "../../machines/call-types.js";
 import type { ChatMessage } from "../../machines/engines.js";
 import type { DeepgramEvent } from "../../src/engines/deepgram/messages.js";
 import { DeepgramSpeechTurns } from "../../src/engines/deepgram/speech-turns.js";

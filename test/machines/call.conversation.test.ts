@@ -236,12 +236,13 @@ describe("a conversation", () => {
     await call.dtmf("5");
     await call.advance(call.config.dtmfEndOfTurnMs - 1);
     await call.dtmf("#");
+    await call.dtmf("D"); // the fourth column of a 16-key keypad
     await call.dtmf("x"); // not a key: ignored
     expect(call.state()).toBe("active.listening.collectingDigits");
     await call.advance(call.config.dtmfEndOfTurnMs);
     expect(call.llm.current.messages.at(-1)).toEqual({
       role: "user",
-      content: "[caller pressed 5] [caller pressed #]",
+      content: "[caller pressed 5] [caller pressed #] [caller pressed D]",
     });
   });
 

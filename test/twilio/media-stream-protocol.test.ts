@@ -45,6 +45,8 @@ describe("parseInboundMessage", () => {
       message: { mark: { name: "t1.s0.g1" } },
     });
     expect(parseInboundMessage(s.dtmf("5"))).toMatchObject({ ok: true, message: { dtmf: { digit: "5" } } });
+    // A-D in either case is the same key, as the call's key-press guard (isDtmfKey) expects it: upper case.
+    expect(parseInboundMessage(s.dtmf("b"))).toMatchObject({ ok: true, message: { dtmf: { digit: "B" } } });
     expect(parseInboundMessage(s.stop())).toMatchObject({ ok: true, message: { event: "stop" } });
   });
 
