@@ -1,5 +1,5 @@
 /**
- * Figure 4: how many concurrent calls this machine holds.
+ * How many concurrent calls this machine holds.
  *
  * Steps of N concurrent simulated calls (50, 100, 200, 250, ...) each against a fresh server process, with real
  * sockets and real-time audio both ways: the caller sends a frame every 20 ms for the whole call, and the agent

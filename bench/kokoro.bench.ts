@@ -1,5 +1,5 @@
 /**
- * Figure 5: speech synthesis on this machine's CPU, and what it would cost to have it done elsewhere.
+ * Speech synthesis on this machine's CPU, and what it would cost to have it done elsewhere.
  *
  * - Kokoro-82M q8 in process (kokoro-js on onnxruntime-node), when its weights are in KOKORO_MODEL_DIR (the
  *   server's own setting; the repository ships only the tokenizer, in fixtures/models): seconds

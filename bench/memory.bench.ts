@@ -1,5 +1,5 @@
 /**
- * Figure 6: does a call leave anything behind? 2,000 short calls, one after another, on one server process:
+ * Does a call leave anything behind? 2,000 short calls, one after another, on one server process:
  * webhook, stream, greeting, one turn (the caller speaks, the agent answers), the caller hangs up, status
  * callback. The server's memory is read after full garbage collections (the server runs with --expose-gc)
  * after 10 calls, then every 50 calls from 1,000 to 2,000; the table shows 10 against 1,000.
@@ -28,7 +28,7 @@ import type { SectionResult } from "./section.js";
 
 const CALLS = 2000;
 const FIRST_READING = 10;
-/** The reading the table compares with the first one (the "after 1,000 calls"). */
+/** The reading the table compares with the first one: the memory after 1,000 calls. */
 const COMPARED_READING = 1000;
 const SLOPE_FROM = 1000;
 const CHECKPOINTS = new Set([FIRST_READING, ...Array.from({ length: 21 }, (_, i) => SLOPE_FROM + 50 * i)]);

@@ -1,5 +1,5 @@
 /**
- * Figures 1-3: what the orchestrator adds to a caller's wait, over real loopback WebSockets, at 100 concurrent
+ * What the orchestrator adds to a caller's wait, over real loopback WebSockets, at 100 concurrent
  * calls and at 1.
  *
  * The server (bench-server.ts) runs in a child process with engines of fixed latency (LLM first token 150 ms,

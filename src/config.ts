@@ -1,5 +1,5 @@
 /**
- * Every setting of the public contract (../DESIGN.md, `.env.example`), read from the environment once at
+ * Every setting of the public contract (`.env.example` lists them), read from the environment once at
  * start-up and validated with a message that names the variable, what is wrong and what it is for.
  */
 import { z } from "zod";

@@ -2,9 +2,10 @@
  * Twilio Media Streams (bidirectional, `<Connect><Stream>`): a schema for every message Twilio sends and
  * builders for the only three messages we may send back (anything else is Twilio error 31924).
  *
- * Real traffic differs from the documentation's examples (see PROTOCOL-NOTES): numbers arrive as strings,
- * key order varies, `connected.version` has been "0.2.0". So numeric fields accept both forms and nothing
- * that does not matter to us is validated strictly.
+ * Real traffic differs from the documentation's examples (two captured sessions, read but not kept for want
+ * of a license: fixtures/real/SOURCES.md, "Found but NOT kept"): numbers arrive as strings, key order varies,
+ * `connected.version` has been "0.2.0". So numeric fields accept both forms and nothing that does not matter
+ * to us is validated strictly.
  */
 import { z } from "zod";
 import { isDtmfKey } from "../../machines/caller-speech.js";

@@ -35,7 +35,7 @@ describe("mu-law decoding", () => {
   it("gives the standard's landmark values", () => {
     const decode = (code: number) => mulawToPcm16(Uint8Array.of(code))[0];
     expect(decode(0xff)).toBe(0); // +0
-    expect(decode(0x7f)).toBe(0); // -0: both zeros decode to 0 (PROTOCOL-NOTES)
+    expect(decode(0x7f)).toBe(0); // -0: both zeros decode to 0 (real audio has 0x7F, fixtures/real/SOURCES.md)
     expect(decode(0x80)).toBe(8031 * 4); // largest positive, 8031 in the 14-bit scale
     expect(decode(0x00)).toBe(-8031 * 4);
     expect(decode(0xfe)).toBe(2 * 4); // smallest non-zero step: 2

@@ -1,5 +1,6 @@
 /**
- * The messages Twilio sends on a bidirectional Media Stream, shaped as real traffic is (PROTOCOL-NOTES):
+ * The messages Twilio sends on a bidirectional Media Stream, shaped as real traffic is (two captured
+ * sessions, read but not kept for want of a license: fixtures/real/SOURCES.md, "Found but NOT kept"):
  * every number a string, 34-character SIDs, one `sequenceNumber` counter shared by every message after
  * `connected` (mark echoes included), `chunk` counting media messages from 1, and a media `timestamp` that
  * starts above 0 and advances 20 ms per frame.

@@ -2,10 +2,11 @@
  * Deepgram live (`/v1/listen`) server messages -> `DeepgramEvent`, the same facts typed and with times on the
  * call's stream clock (`speech-turns.ts` then says what they mean for the caller's turn).
  *
- * Shapes per Deepgram's docs, checked against real captures (PROTOCOL-NOTES): `channel` is an object in
- * `Results` but the array `[0, 1]` in `SpeechStarted` and `UtteranceEnd`; finals with an empty transcript
- * are normal; word and result times count from the start of the audio on that connection. Only the fields
- * the call needs are validated, so extra or renamed fields elsewhere in a message do not break parsing.
+ * Shapes per Deepgram's docs, checked against real captures (those kept are in fixtures/real/deepgram-live;
+ * fixtures/real/SOURCES.md also names those read and not kept): `channel` is an object in `Results` but the
+ * array `[0, 1]` in `SpeechStarted` and `UtteranceEnd`; finals with an empty transcript are normal; word and
+ * result times count from the start of the audio on that connection. Only the fields the call needs are
+ * validated, so extra or renamed fields elsewhere in a message do not break parsing.
  */
 import { z } from "zod";
 

@@ -1,7 +1,8 @@
 /**
  * Builds whole tool calls from the fragments an OpenAI-compatible server streams.
  *
- * Fragments are matched by `index`. Servers differ in what they repeat (see PROTOCOL-NOTES):
+ * Fragments are matched by `index`. Servers differ in what they repeat, as their real streams show (OpenAI's
+ * and Qwen's are in fixtures/real/llm-sse; fixtures/real/SOURCES.md also names those read and not kept):
  * - OpenAI sends `id`, `type` and `name` once, with empty `arguments`, then only argument text;
  * - Qwen (DashScope) repeats `"id": ""` in later fragments, so only the first non-empty id counts;
  * - vLLM's first fragment may carry the name and no `arguments` key at all;
