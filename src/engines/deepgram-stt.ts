@@ -420,10 +420,7 @@ class DeepgramSttSession implements SttSession {
     this.state = "failed";
     this.abandonConnecting();
     this.detachSocket();
-    this.logger.error(
-      { callId: this.callId, engine: "stt", kind: error.kind },
-      `stt failed: ${error.message}`,
-    );
+    // No log line here: the call actor logs the failure it receives, once.
     this.emit({ type: "failed", error });
   }
 

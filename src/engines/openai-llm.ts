@@ -5,12 +5,15 @@
  * What the SDK does not do for a phone call, and this adapter adds:
  * - an abort ends the SDK's `for await` quietly; here it throws `EngineError("llm", "aborted")`, so the
  *   reply actor can tell a cut-off reply from a finished one;
- * - a first-token timeout and an idle timeout between chunks (`EngineError("llm", "timeout")`), measured
- *   only while waiting for the server, never while the consumer is busy with a chunk;
  * - thinking is switched off on the request in the server's own dialect (vLLM: Qwen3's
  *   `chat_template_kwargs`; Ollama: `reasoning_effort: "none"`), and any `<think>…</think>` text is stripped
  *   anyway; `reasoning_content` (vLLM) / `reasoning` (Ollama) deltas are never spoken;
  * - tool calls are assembled from their streamed fragments and yielded whole.
+ *
+ * How long a reply may take is the call's policy, not this adapter's: the call actor times the first token
+ * and any silence on its own clock (`llmFirstTokenTimeoutMs`, `replySilenceTimeoutMs` in the call config)
+ * and aborts the request through the signal it passes. Failures are thrown as classified EngineErrors and
+ * logged once, by the call actor.
  */
 import OpenAI from "openai";
 import type {
@@ -65,13 +68,6 @@ export interface OpenAiLlmOptions {
   /** `max_tokens` per reply; the server's default when omitted. */
   maxTokens?: number;
   /**
-   * How long the model may take to produce its first output (text, reasoning or a tool call) after the
-   * request is sent. Default 5000 ms.
-   */
-  firstTokenTimeoutMs?: number;
-  /** How long the stream may then stay silent between two chunks. Default 10000 ms. */
-  idleTimeoutMs?: number;
-  /**
    * Retries the SDK makes on connection errors and 5xx before any output. Default 0: on a call a retry
    * doubles the silence, and the call actor has its own recovery (an apology).
    */
@@ -82,19 +78,20 @@ export interface OpenAiLlmOptions {
 export const OPENAI_LLM_DEFAULTS = {
   apiKey: "EMPTY",
   enableThinking: false,
-  firstTokenTimeoutMs: 5000,
-  idleTimeoutMs: 10_000,
   maxRetries: 0,
 } as const;
 
 /** How long Ollama keeps the model after our last preload (renewed every periodic check). */
 export const OLLAMA_PRELOAD_KEEP_ALIVE = "10m";
+/**
+ * How long the start-up (and periodic) check waits for `/models`. Probes run outside any call, so no call
+ * actor's timer watches them: without this a hung server would hold the check forever.
+ */
+const PROBE_TIMEOUT_MS = 5000;
 /** A cold load of a large model from a slow disk may take minutes; the check waits that long. */
 const OLLAMA_PRELOAD_TIMEOUT_MS = 180_000;
 
 const SILENT_LOGGER: LlmLogger = { debug() {}, info() {}, warn() {}, error() {} };
-
-type Deadline = "first token" | "idle";
 
 export class OpenAiLlmClient implements LlmClient {
   readonly name = "openai-compatible";
@@ -105,8 +102,6 @@ export class OpenAiLlmClient implements LlmClient {
   private readonly enableThinking: boolean;
   private readonly temperature: number | undefined;
   private readonly maxTokens: number | undefined;
-  private readonly firstTokenTimeoutMs: number;
-  private readonly idleTimeoutMs: number;
   private readonly logger: LlmLogger;
 
   constructor(options: OpenAiLlmOptions) {
@@ -117,14 +112,6 @@ export class OpenAiLlmClient implements LlmClient {
     this.enableThinking = options.enableThinking ?? OPENAI_LLM_DEFAULTS.enableThinking;
     this.temperature = options.temperature;
     this.maxTokens = options.maxTokens;
-    this.firstTokenTimeoutMs = positiveMs(
-      "firstTokenTimeoutMs",
-      options.firstTokenTimeoutMs ?? OPENAI_LLM_DEFAULTS.firstTokenTimeoutMs,
-    );
-    this.idleTimeoutMs = positiveMs(
-      "idleTimeoutMs",
-      options.idleTimeoutMs ?? OPENAI_LLM_DEFAULTS.idleTimeoutMs,
-    );
     this.logger = options.logger ?? SILENT_LOGGER;
     this.client = new OpenAI({
       baseURL: this.baseUrl,
@@ -133,7 +120,7 @@ export class OpenAiLlmClient implements LlmClient {
       // Set explicitly so the SDK does not pick them up from OPENAI_* environment variables.
       organization: null,
       project: null,
-      // Failures are reported once, by this adapter, through the app's logger.
+      // Failures are reported once, by the call actor, from the EngineError this adapter throws.
       logLevel: "off",
     });
   }
@@ -193,11 +180,11 @@ export class OpenAiLlmClient implements LlmClient {
     try {
       const page = await this.client.models.list({
         signal: signal ?? null,
-        timeout: this.firstTokenTimeoutMs,
+        timeout: PROBE_TIMEOUT_MS,
       });
       served = page.data.map((model) => model.id);
     } catch (error) {
-      throw this.toEngineError(error, undefined, signal);
+      throw this.toEngineError(error, signal);
     }
     if (!served.includes(this.model)) {
       throw new EngineError(
@@ -217,20 +204,11 @@ export class OpenAiLlmClient implements LlmClient {
     const { callId, signal } = request;
     if (signal.aborted) throw abortedError();
 
-    // One controller for the HTTP request: the caller's abort, our timeouts and an early `break` by the
-    // consumer all end the request through it, so the server sees the connection close.
+    // One controller for the HTTP request: the caller's abort (its timeouts included) and an early `break`
+    // by the consumer both end the request through it, so the server sees the connection close.
     const controller = new AbortController();
     const forwardAbort = () => controller.abort();
     signal.addEventListener("abort", forwardAbort, { once: true });
-    let expired: Deadline | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const arm = (deadline: Deadline, ms: number) => {
-      timer = setTimeout(() => {
-        expired = deadline;
-        controller.abort();
-      }, ms);
-    };
-    const disarm = () => clearTimeout(timer);
 
     const startedAt = performance.now();
     const stripper = createThinkStripper();
@@ -238,21 +216,11 @@ export class OpenAiLlmClient implements LlmClient {
     let producedOutput = false;
 
     try {
-      arm("first token", this.firstTokenTimeoutMs);
       const stream = await this.client.chat.completions.create(this.requestBody(request), {
         signal: controller.signal,
       });
-      disarm();
-      const chunks = stream[Symbol.asyncIterator]();
-      for (;;) {
-        // The clock runs only while we wait for the server, not while the consumer handles a chunk.
-        if (producedOutput) arm("idle", this.idleTimeoutMs);
-        else arm("first token", Math.max(0, this.firstTokenTimeoutMs - (performance.now() - startedAt)));
-        const next = await chunks.next();
-        disarm();
-        if (next.done) break;
-
-        const choice = next.value.choices.find((c) => c.index === 0);
+      for await (const chunk of stream) {
+        const choice = chunk.choices.find((c) => c.index === 0);
         if (choice === undefined) continue; // the usage-only chunk (`choices: []`)
         const delta: ChatCompletionChunk.Choice.Delta = choice.delta ?? {};
         if (!producedOutput && hasModelOutput(delta)) {
@@ -269,17 +237,19 @@ export class OpenAiLlmClient implements LlmClient {
         if (delta.tool_calls) toolCalls.add(delta.tool_calls);
         if (choice.finish_reason) yield* this.takeToolCalls(toolCalls, callId);
       }
-      // The SDK ends the iteration without an error when the request is aborted: find out why it ended.
-      if (expired || signal.aborted) throw this.toEngineError(undefined, expired, signal);
+      // The SDK ends the iteration without an error when the request is aborted: a cut-off reply is no answer.
+      if (signal.aborted) throw abortedError();
       const rest = stripper.flush();
       if (rest !== "") yield { type: "text", text: rest };
       yield* this.takeToolCalls(toolCalls, callId);
     } catch (error) {
-      const engineError = this.toEngineError(error, expired, signal);
-      this.report(callId, engineError);
+      const engineError = this.toEngineError(error, signal);
+      if (engineError.kind === "aborted") {
+        const fields = { callId, engine: "llm", kind: engineError.kind, model: this.model };
+        this.logger.debug(fields, "llm reply aborted");
+      }
       throw engineError;
     } finally {
-      disarm();
       signal.removeEventListener("abort", forwardAbort);
       // Closes the connection when the consumer stopped early (`break`); a no-op after a normal end.
       controller.abort();
@@ -327,28 +297,11 @@ export class OpenAiLlmClient implements LlmClient {
     for (const call of calls) yield { type: "toolCall", call };
   }
 
-  private toEngineError(error: unknown, expired: Deadline | undefined, signal?: AbortSignal): EngineError {
+  private toEngineError(error: unknown, signal?: AbortSignal): EngineError {
     if (error instanceof EngineError) return error;
     if (signal?.aborted) return abortedError();
-    if (expired === "first token") {
-      return new EngineError(
-        "llm",
-        "timeout",
-        `no output from the LLM within ${this.firstTokenTimeoutMs} ms`,
-      );
-    }
-    if (expired === "idle") {
-      return new EngineError("llm", "timeout", `LLM stream stalled for ${this.idleTimeoutMs} ms`);
-    }
     const [kind, message] = describeFailure(error, this.baseUrl);
     return new EngineError("llm", kind, message, { cause: error });
-  }
-
-  /** The single log line of issue 6: which call, which engine, what failed. Aborts are routine. */
-  private report(callId: string, error: EngineError): void {
-    const fields = { callId, engine: "llm", kind: error.kind, model: this.model };
-    if (error.kind === "aborted") this.logger.debug(fields, "llm reply aborted");
-    else this.logger.error(fields, `llm failed: ${error.message}`);
   }
 }
 
@@ -395,11 +348,4 @@ function validBaseUrl(baseUrl: string): string {
     throw new EngineError("llm", "connect", `LLM base URL must be http(s), got "${url.protocol}"`);
   }
   return baseUrl.replace(/\/+$/, "");
-}
-
-function positiveMs(name: string, value: number): number {
-  if (!(value > 0) || !Number.isFinite(value)) {
-    throw new RangeError(`openai llm: ${name} must be a positive number of milliseconds, got ${value}`);
-  }
-  return value;
 }

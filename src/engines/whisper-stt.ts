@@ -175,7 +175,7 @@ function openSession(options: SessionOptions): WhisperSttSession {
           });
     if (failure.kind === "aborted") return true;
     if (failure.permanent) {
-      logger?.error({ callId, err: failure.message }, "whisper: cannot transcribe; the recogniser is gone");
+      // The call actor logs the failure it receives (once); a transient one it never sees is logged below.
       emit({ type: "failed", error: failure });
       return false;
     }
@@ -273,7 +273,6 @@ function openSession(options: SessionOptions): WhisperSttSession {
           : new EngineError("stt", "connect", `Whisper could not start: ${messageOf(error)}`, {
               cause: error,
             });
-      logger?.error({ callId, err: failure.message }, "whisper: cannot transcribe; the recogniser is gone");
       early = undefined;
       emit({ type: "failed", error: failure });
     },

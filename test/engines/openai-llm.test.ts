@@ -71,19 +71,6 @@ async function until(predicate: () => boolean): Promise<void> {
   while (!predicate()) await nextTurn();
 }
 
-/** Moves the fake clock `stepMs` at a time, letting I/O run between steps, until `promise` settles. */
-async function advanceUntilSettled(promise: Promise<unknown>, stepMs: number): Promise<void> {
-  let settled = false;
-  const done = () => {
-    settled = true;
-  };
-  promise.then(done, done);
-  while (!settled) {
-    await vi.advanceTimersByTimeAsync(stepMs);
-    await nextTurn();
-  }
-}
-
 function client(options: Partial<OpenAiLlmOptions> = {}): OpenAiLlmClient {
   return new OpenAiLlmClient({
     baseUrl: fake.baseUrl,
@@ -261,7 +248,7 @@ describe("OpenAiLlmClient abort", () => {
   it("throws aborted when aborted before the first token", async () => {
     fake.enqueue({ type: "stall" });
     const controller = new AbortController();
-    const run = collect(client({ firstTokenTimeoutMs: 60_000 }), { signal: controller.signal });
+    const run = collect(client(), { signal: controller.signal });
     while (fake.requests.length === 0) await delay(5);
     controller.abort();
 
@@ -430,7 +417,7 @@ describe("OpenAiLlmClient replaying real streams", () => {
 });
 
 describe("OpenAiLlmClient failures", () => {
-  it("reports HTTP 500 as an http EngineError with the status, in one log line", async () => {
+  it("reports HTTP 500 as an http EngineError with the status, and logs no error line of its own", async () => {
     fake.enqueue({ type: "httpError", status: 500, message: "CUDA out of memory" });
     const error = await caught(collect(client()));
 
@@ -438,79 +425,49 @@ describe("OpenAiLlmClient failures", () => {
     expect(error.message).toMatch(/500/);
     expect(error.message).toMatch(/CUDA out of memory/);
     expect(fake.chatBodies).toHaveLength(1); // no retries by default
-    const errors = logs.filter((l) => l.level === "error");
-    expect(errors).toHaveLength(1);
-    expect(errors[0]?.fields).toMatchObject({ callId: "CA-test", engine: "llm", kind: "http" });
+    // The call actor writes the failure's one line (test/machines/call.failures.test.ts).
+    expect(logs.filter((l) => l.level === "error" || l.level === "warn")).toEqual([]);
   });
 
-  // The client's deadlines run on vi's fake timers (setTimeout and performance.now), advanced only once the
-  // fake server has seen the request or the client has the text: a busy machine cannot fire a deadline early,
-  // and the timeout fires because the test moved the clock, not because a budget ran out.
-  it("times out when the first token does not come", async () => {
-    useFakeDeadlines();
-    fake.enqueue({ type: "stall" });
-    const error = caught(collect(client({ firstTokenTimeoutMs: 50 })));
-    await until(() => fake.requests.length === 1);
-    await advanceUntilSettled(error, 50);
+  // How long a reply may take is the call config's policy, timed by the call actor, which aborts the request.
+  // The client's clock is vi's fake one (setTimeout and performance.now): a minute passes on it, and only the
+  // abort ends the request.
+  it.each([
+    ["before the first token", []],
+    ["after some text", ["Let me see"]],
+  ])(
+    "keeps waiting on a stalled stream %s until the caller aborts: no timer of its own",
+    async (_, tokens) => {
+      useFakeDeadlines();
+      fake.enqueue({ type: "stall", tokensBeforeStall: tokens });
+      const controller = new AbortController();
+      const received: string[] = [];
+      let settled = false;
+      const run = caught(
+        (async () => {
+          for await (const chunk of client().stream({
+            callId: "CA-test",
+            messages: HISTORY,
+            tools: [],
+            signal: controller.signal,
+          })) {
+            if (chunk.type === "text") received.push(chunk.text);
+          }
+        })(),
+      ).finally(() => {
+        settled = true;
+      });
+      await until(() => fake.requests.length === 1 && received.length === tokens.length);
+      await vi.advanceTimersByTimeAsync(60_000);
+      await nextTurn();
+      expect(settled).toBe(false);
 
-    expect((await error).kind).toBe("timeout");
-    expect((await error).message).toMatch(/no output from the LLM within 50 ms/);
-    expect(await fake.requests[0]?.outcome).toBe("client-closed");
-  });
-
-  it("counts only model output as the first token, not the opening role chunk", async () => {
-    useFakeDeadlines();
-    // The stall sends the `role: assistant` chunk at once and then nothing: were it output, the (longer) idle
-    // deadline would run instead and the error would say "stalled".
-    fake.enqueue({ type: "stall" });
-    const error = caught(collect(client({ firstTokenTimeoutMs: 50, idleTimeoutMs: 60_000 })));
-    await until(() => fake.requests.length === 1);
-    await advanceUntilSettled(error, 50);
-
-    expect((await error).kind).toBe("timeout");
-    expect((await error).message).toMatch(/no output/);
-  });
-
-  it("times out when the stream stalls after some text", async () => {
-    useFakeDeadlines();
-    fake.enqueue({ type: "stall", tokensBeforeStall: ["Let me see"] });
-    const received: string[] = [];
-    const run = caught(
-      (async () => {
-        for await (const chunk of client({ idleTimeoutMs: 50 }).stream({
-          callId: "CA-test",
-          messages: HISTORY,
-          tools: [],
-          signal: new AbortController().signal,
-        })) {
-          if (chunk.type === "text") received.push(chunk.text);
-        }
-      })(),
-    );
-    await until(() => received.length > 0);
-    await advanceUntilSettled(run, 50);
-
-    expect((await run).kind).toBe("timeout");
-    expect((await run).message).toMatch(/stalled/);
-    expect(received.join("")).toBe("Let me see");
-  });
-
-  it("does not count the consumer's own time against the idle timeout", async () => {
-    useFakeDeadlines();
-    fake.enqueue({ type: "text", tokens: ["one", " two", " three"] });
-    const received: string[] = [];
-    for await (const chunk of client({ idleTimeoutMs: 150 }).stream({
-      callId: "CA-test",
-      messages: HISTORY,
-      tools: [],
-      signal: new AbortController().signal,
-    })) {
-      if (chunk.type === "text") received.push(chunk.text);
-      // A slow consumer (waiting for TTS, say): 250 ms pass on the client's clock before it asks for more.
-      await vi.advanceTimersByTimeAsync(250);
-    }
-    expect(received.join("")).toBe("one two three");
-  });
+      controller.abort();
+      expect((await run).kind).toBe("aborted");
+      expect(received).toEqual(tokens);
+      expect(await fake.requests[0]?.outcome).toBe("client-closed");
+    },
+  );
 
   it("reports an unreachable server as a connect error", async () => {
     const port = await freePort();
@@ -519,17 +476,17 @@ describe("OpenAiLlmClient failures", () => {
     expect(error.message).toContain(`127.0.0.1:${port}`);
   });
 
-  it("never logs the API key", async () => {
+  it("never puts the API key in the error the call actor logs, nor in a log line", async () => {
     fake.enqueue({ type: "httpError", status: 401, message: "bad key" });
-    await caught(collect(client()));
-    expect(logs.length).toBeGreaterThan(0);
-    expect(JSON.stringify(logs)).not.toContain("sk-test-secret");
+    const error = await caught(collect(client()));
+    expect(error.kind).toBe("http");
+    const cause = error.cause instanceof Error ? `${error.cause.message} ${JSON.stringify(error.cause)}` : "";
+    expect(`${error.message} ${cause} ${JSON.stringify(logs)}`).not.toContain("sk-test-secret");
   });
 
   it("rejects a base URL that is not http(s) at construction", () => {
     expect(() => client({ baseUrl: "localhost:8000" })).toThrow(/LLM base URL/);
     expect(() => client({ baseUrl: "ftp://host/v1" })).toThrow(/http/);
-    expect(() => client({ firstTokenTimeoutMs: 0 })).toThrow(/firstTokenTimeoutMs/);
   });
 });
 

@@ -37,6 +37,7 @@ async function callAudio(name: string): Promise<Uint8Array> {
 interface Run {
   events: SttEvent[];
   warnings: string[];
+  errors: string[];
   failures: EngineError[];
   session: ReturnType<ReturnType<typeof createWhisperStt>["open"]>;
   /** Resolves once an event matches. */
@@ -46,6 +47,7 @@ interface Run {
 function openRun(options: WhisperSttOptions = {}): Run {
   const events: SttEvent[] = [];
   const warnings: string[] = [];
+  const errors: string[] = [];
   const failures: EngineError[] = [];
   const waiters: { match: (event: SttEvent) => boolean; resolve: () => void }[] = [];
   const stt = createWhisperStt({
@@ -53,7 +55,7 @@ function openRun(options: WhisperSttOptions = {}): Run {
     onTranscriptionFailed: (error) => failures.push(error),
     logger: {
       warn: ((_fields: object, message: string) => warnings.push(message)) as never,
-      error: (() => undefined) as never,
+      error: ((_fields: object, message: string) => errors.push(message)) as never,
     },
     ...options,
   });
@@ -70,6 +72,7 @@ function openRun(options: WhisperSttOptions = {}): Run {
   return {
     events,
     warnings,
+    errors,
     failures,
     session,
     until: (match) =>
@@ -224,6 +227,7 @@ describe("Whisper engine with a transcription server", () => {
     expect(error.message).toContain("WHISPER_MODEL");
     expect(run.events.some((e) => e.type === "final")).toBe(false);
     expect(run.failures).toEqual([]);
+    expect(run.errors).toEqual([]); // the call actor logs the failure it receives, once
   });
 });
 
@@ -238,6 +242,7 @@ describe("Whisper in process (sherpa-onnx)", () => {
       await run.until((e) => e.type === "failed");
       await run.session.close();
       expect(run.events).toHaveLength(1);
+      expect(run.errors).toEqual([]);
       expect((run.events[0] as Extract<SttEvent, { type: "failed" }>).error.message).toContain(dir);
     } finally {
       await rm(dir, { recursive: true, force: true });

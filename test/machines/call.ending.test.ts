@@ -190,6 +190,14 @@ describe("the agent ends the call", () => {
     expect(call.sent()).toEqual([`media ${goodbye}`, "mark t0-s0-g2"]);
     await call.playMarks();
     expect(call.sent()).toEqual([`hangUp ${CALL_SID}`, "closeStream"]);
+    // The one line for the failure: the STT adapters log none of their own.
+    expect(call.logs.filter((line) => line.level === "error")).toEqual([
+      {
+        level: "error",
+        message: "stt failed while listening: reconnects exhausted",
+        details: expect.objectContaining({ callId: "call-1", engine: "stt", kind: "connect" }),
+      },
+    ]);
     expect(call.emitted).toContainEqual({
       type: "engineFailed",
       engine: "stt",
