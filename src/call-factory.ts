@@ -55,15 +55,16 @@ export function createCallFactory(options: CallFactoryOptions): CallFactory {
       ...(inspectors.length > 0
         ? {
             inspect: (event: InspectionEvent) => {
-              for (const inspect of inspectors) safely(log, () => inspect(event));
+              for (const inspect of inspectors) isolatingInstrument(log, () => inspect(event));
             },
           }
         : {}),
       start: { callSid: start.callSid, streamSid: start.streamSid, customParameters: start.customParameters },
     });
-    for (const instrumentation of attached) safely(log, () => instrumentation.started?.(session.actor));
+    for (const instrumentation of attached)
+      isolatingInstrument(log, () => instrumentation.started?.(session.actor));
     return withEndHook(session, () => {
-      for (const instrumentation of attached) safely(log, () => instrumentation.ended?.());
+      for (const instrumentation of attached) isolatingInstrument(log, () => instrumentation.ended?.());
     });
   };
 }
@@ -83,7 +84,8 @@ function withEndHook(session: CallSession, ended: () => void): CallSession {
 }
 
 /** An instrument's failure is logged and never reaches the call. */
-function safely(log: Log, action: () => void): void {
+/** An instrument that throws is logged and left out of this step; the call it watches never notices. */
+function isolatingInstrument(log: Log, action: () => void): void {
   try {
     action();
   } catch (error) {
