@@ -9,7 +9,7 @@
  * The audio path stays cheap: caller frames are counted (copied into one reused batch buffer only when raw
  * audio is wanted) and every outbound piece is hashed once.
  */
-import type { InspectionEvent } from "xstate";
+import type { InspectionEvent, StateValue } from "xstate";
 import type { ReadableClock } from "../../machines/call-actor.js";
 import type { CallConfig } from "../../machines/call-config.js";
 import type { CallEngines } from "../../machines/call-types.js";
@@ -23,6 +23,7 @@ import type {
   Telephony,
   TtsEngine,
 } from "../../machines/engines.js";
+import { statePath } from "../observability/state-path.js";
 import type { AudioFingerprints } from "./audio-fingerprints.js";
 import {
   formatTapeLine,
@@ -146,7 +147,9 @@ export class CallTapeRecorder {
         return;
       }
       case "@xstate.microstep": {
-        const value = stateName((event.snapshot as { value?: unknown }).value);
+        // The root is the call machine, whose snapshots always hold a state value.
+        if (!("value" in event.snapshot)) return;
+        const value = statePath(event.snapshot.value as StateValue);
         if (value !== this.lastState) {
           this.lastState = value;
           this.write({ out: "state", value });
@@ -353,19 +356,6 @@ export class CallTapeRecorder {
       },
     };
   }
-}
-
-/** A state value as one readable string: `active.replying.thinking.waitingForLlm`. */
-export function stateName(value: unknown): string {
-  if (typeof value === "string") return value;
-  if (typeof value !== "object" || value === null) return String(value);
-  // Several entries only in parallel states, which the call machine has none of today.
-  return Object.entries(value)
-    .map(([key, child]) => {
-      const inner = stateName(child);
-      return inner === "" ? key : `${key}.${inner}`;
-    })
-    .join(" | ");
 }
 
 function sttInput(event: SttEvent): Untimed<TapeInput> {
