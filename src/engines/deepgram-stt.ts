@@ -18,7 +18,18 @@ import { DeepgramClient } from "@deepgram/sdk";
 import { EngineError, type SttEngine, type SttEvent, type SttSession } from "../../machines/engines.js";
 import { createInboundConverter, type InboundConverter } from "../audio/converters.js";
 import { AudioRing } from "./deepgram/audio-ring.js";
+import { connectError, errorText } from "./deepgram/handshake-errors.js";
+import { KeepAlive } from "./deepgram/keep-alive.js";
 import { parseDeepgramMessage } from "./deepgram/messages.js";
+import {
+  clientOptions,
+  type DeepgramSettings,
+  type DeepgramStreamOptions,
+  listenArgs,
+  resolveSettings,
+  retryDelayMs,
+  streamFormat,
+} from "./deepgram/settings.js";
 import { DeepgramSpeechTurns } from "./deepgram/speech-turns.js";
 
 /** The subset of a pino logger the adapter uses: `(fields, message)`. */
@@ -29,73 +40,14 @@ export interface SttLogger {
   error(fields: object, message: string): void;
 }
 
-export interface DeepgramSttOptions {
+export interface DeepgramSttOptions extends DeepgramStreamOptions {
   apiKey: string;
   /** Deepgram's API when omitted; a ws(s):// or http(s):// base for a self-hosted Deepgram or a test server. */
   baseUrl?: string;
-  /** Default "nova-3". */
-  model?: string;
-  /** Default "en". */
-  language?: string;
-  /**
-   * "mulaw" (default): Twilio's mu-law 8 kHz bytes, unchanged. "linear16": converted here to PCM16 16 kHz
-   * (four times the bytes; for models or deployments that want linear audio).
-   */
-  encoding?: "mulaw" | "linear16";
-  /** Interim (not yet final) results. Default true; `UtteranceEnd` needs them. */
-  interimResults?: boolean;
-  /** Silence in ms after which Deepgram marks a result `speech_final`; false turns endpointing off. Default 300. */
-  endpointingMs?: number | false;
-  /** Gap in ms after the last word for an `UtteranceEnd` (Deepgram accepts 1000 or more); null: none. Default 1000. */
-  utteranceEndMs?: number | null;
-  /** `SpeechStarted` events, used for barge-in. Default true. */
-  vadEvents?: boolean;
-  /** Smart formatting (punctuation, numerals). Default true. */
-  smartFormat?: boolean;
-  /** Nova-3 key terms to boost (names, products). Default none. */
-  keyterms?: readonly string[];
-  /** A `KeepAlive` goes out when no audio was sent for this long. Default 3000 ms. */
-  keepAliveIntervalMs?: number;
-  /** Time allowed for one connection attempt. Default 5000 ms. */
-  connectTimeoutMs?: number;
-  /** Consecutive failed connection attempts before the session reports `failed`. Default 5. */
-  maxConnectAttempts?: number;
-  /** First retry delay after a failed attempt, doubled each time up to `reconnectMaxDelayMs`. Default 250 ms. */
-  reconnectBaseDelayMs?: number;
-  /** Default 4000 ms. */
-  reconnectMaxDelayMs?: number;
-  /** Audio kept while disconnected; older audio is dropped beyond it (with a log line). Default 10000 ms. */
-  maxBufferedMs?: number;
-  /** How long `close()` waits for Deepgram's last results and its close after `CloseStream`. Default 2000 ms. */
-  closeTimeoutMs?: number;
   logger?: SttLogger;
 }
 
-export const DEEPGRAM_STT_DEFAULTS = {
-  model: "nova-3",
-  language: "en",
-  encoding: "mulaw",
-  interimResults: true,
-  endpointingMs: 300,
-  utteranceEndMs: 1000,
-  vadEvents: true,
-  smartFormat: true,
-  keepAliveIntervalMs: 3000,
-  connectTimeoutMs: 5000,
-  maxConnectAttempts: 5,
-  reconnectBaseDelayMs: 250,
-  reconnectMaxDelayMs: 4000,
-  maxBufferedMs: 10_000,
-  closeTimeoutMs: 2000,
-} as const;
-
-type ListenClient = DeepgramClient["listen"]["v1"];
-type ListenSocket = Awaited<ReturnType<ListenClient["connect"]>>;
-type ConnectArgs = Parameters<ListenClient["connect"]>[0];
-
-type Settings = Required<Omit<DeepgramSttOptions, "apiKey" | "baseUrl" | "logger" | "keyterms">> & {
-  keyterms: readonly string[];
-};
+type ListenSocket = Awaited<ReturnType<DeepgramClient["listen"]["v1"]["connect"]>>;
 
 const SILENT_LOGGER: SttLogger = { debug() {}, info() {}, warn() {}, error() {} };
 const WS_OPEN = 1;
@@ -104,21 +56,15 @@ export class DeepgramSttEngine implements SttEngine {
   readonly name = "deepgram";
   readonly speechStartIsReliable = false;
   private readonly client: DeepgramClient;
-  private readonly settings: Settings;
+  private readonly settings: DeepgramSettings;
   private readonly logger: SttLogger;
 
   constructor(options: DeepgramSttOptions) {
-    if (!options.apiKey || options.apiKey.trim() === "") {
-      throw new EngineError("stt", "connect", "Deepgram API key is missing (DEEPGRAM_API_KEY)");
-    }
-    if (options.baseUrl !== undefined) checkBaseUrl(options.baseUrl);
+    const client = clientOptions(options);
     this.settings = resolveSettings(options);
     this.logger = options.logger ?? SILENT_LOGGER;
     // Reconnecting is the session's job: every connect passes `reconnectAttempts: 0` to the SDK.
-    this.client = new DeepgramClient({
-      apiKey: options.apiKey,
-      ...(options.baseUrl === undefined ? {} : { baseUrl: options.baseUrl.replace(/\/+$/, "") }),
-    });
+    this.client = new DeepgramClient(client);
   }
 
   open(options: { callId: string; onEvent: (event: SttEvent) => void }): SttSession {
@@ -130,7 +76,7 @@ export class DeepgramSttEngine implements SttEngine {
    * EngineError that says what is wrong (rejected key, rejected options, unreachable server).
    */
   async probe(): Promise<void> {
-    const socket = await this.client.listen.v1.connect(connectArgs(this.settings));
+    const socket = await this.client.listen.v1.connect(listenArgs(this.settings));
     try {
       socket.connect();
       await socket.waitForOpen();
@@ -164,9 +110,8 @@ class DeepgramSttSession implements SttSession {
   private connectionOffsetSeconds = 0;
   private readonly turns = new DeepgramSpeechTurns((event) => this.emit(event));
   private droppedBytes = 0;
-  private audioSinceKeepAliveCheck = false;
   private finalizeWhenOpen = false;
-  private keepAliveTimer: NodeJS.Timeout | undefined;
+  private readonly keepAlive: KeepAlive;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed: Promise<void> | undefined;
   private resolveServerClose: (() => void) | undefined;
@@ -174,18 +119,19 @@ class DeepgramSttSession implements SttSession {
 
   constructor(
     private readonly client: DeepgramClient,
-    private readonly settings: Settings,
+    private readonly settings: DeepgramSettings,
     private readonly logger: SttLogger,
     private readonly callId: string,
     private readonly onEvent: (event: SttEvent) => void,
   ) {
-    const linear = settings.encoding === "linear16";
-    this.bytesPerSecond = linear ? 32_000 : 8000;
-    const sampleBytes = linear ? 2 : 1;
-    const capacity =
-      Math.ceil((this.bytesPerSecond * settings.maxBufferedMs) / 1000 / sampleBytes) * sampleBytes;
-    this.ring = new AudioRing(capacity, sampleBytes);
-    this.converter = linear ? createInboundConverter(16_000) : undefined;
+    const { sampleRate, sampleBytes, bytesPerSecond, bufferBytes } = streamFormat(settings);
+    this.bytesPerSecond = bytesPerSecond;
+    this.ring = new AudioRing(bufferBytes, sampleBytes);
+    // Twilio sends mu-law 8 kHz: only another encoding needs converting.
+    this.converter = settings.encoding === "linear16" ? createInboundConverter(sampleRate) : undefined;
+    this.keepAlive = new KeepAlive(settings.keepAliveIntervalMs, () => {
+      if (this.isSocketOpen()) this.socket?.sendKeepAlive({ type: "KeepAlive" });
+    });
     void this.connect();
   }
 
@@ -197,7 +143,7 @@ class DeepgramSttSession implements SttSession {
       bytes = new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength); // little-endian on every Node host
     }
     this.streamBytes += bytes.length;
-    this.audioSinceKeepAliveCheck = true;
+    this.keepAlive.noteAudio();
     const dropped = this.ring.write(bytes);
     if (dropped > 0) this.noteDropped(dropped);
     if (this.isSocketOpen()) this.ring.drain(this.sendToSocket);
@@ -214,7 +160,7 @@ class DeepgramSttSession implements SttSession {
   }
 
   private async shutDown(): Promise<void> {
-    this.stopKeepAlive();
+    this.keepAlive.stop();
     this.abandonConnecting();
     const socket = this.isSocketOpen() ? this.socket : undefined;
     if (this.state === "failed" || socket === undefined) {
@@ -245,7 +191,7 @@ class DeepgramSttSession implements SttSession {
       clearTimeout(timeout);
     } catch (error) {
       this.logger.debug(
-        { callId: this.callId, engine: "stt", err: describe(error) },
+        { callId: this.callId, engine: "stt", err: errorText(error) },
         "deepgram close failed",
       );
     } finally {
@@ -267,7 +213,7 @@ class DeepgramSttSession implements SttSession {
     this.state = "connecting";
     let socket: ListenSocket | undefined;
     try {
-      socket = await this.client.listen.v1.connect(connectArgs(this.settings));
+      socket = await this.client.listen.v1.connect(listenArgs(this.settings));
       if (attempt !== this.attempt) return;
       const current = socket;
       this.connectingSocket = current;
@@ -313,7 +259,7 @@ class DeepgramSttSession implements SttSession {
       this.finalizeWhenOpen = false;
       socket.sendFinalize({ type: "Finalize" });
     }
-    this.startKeepAlive();
+    this.keepAlive.start();
   }
 
   private onConnectFailed(error: unknown): void {
@@ -326,10 +272,7 @@ class DeepgramSttSession implements SttSession {
       this.fail(new EngineError("stt", "connect", message, { cause: error }));
       return;
     }
-    const delayMs = Math.min(
-      this.settings.reconnectBaseDelayMs * 2 ** (this.consecutiveFailures - 1),
-      this.settings.reconnectMaxDelayMs,
-    );
+    const delayMs = retryDelayMs(this.settings, this.consecutiveFailures);
     this.logger.warn(
       { callId: this.callId, engine: "stt", attempt: this.consecutiveFailures, retryInMs: delayMs },
       `deepgram connection failed: ${engineError.message}`,
@@ -410,7 +353,7 @@ class DeepgramSttSession implements SttSession {
       this.onEvent(event);
     } catch (error) {
       this.logger.error(
-        { callId: this.callId, engine: "stt", event: event.type, err: describe(error) },
+        { callId: this.callId, engine: "stt", event: event.type, err: errorText(error) },
         "stt event handler threw",
       );
     }
@@ -435,35 +378,19 @@ class DeepgramSttSession implements SttSession {
 
   private scheduleConnect(delayMs: number): void {
     this.state = "waiting";
-    this.stopKeepAlive();
+    this.keepAlive.stop();
     this.retryTimer = setTimeout(() => void this.connect(), delayMs);
   }
 
   private detachSocket(): void {
     const socket = this.socket;
     this.socket = undefined;
-    this.stopKeepAlive();
+    this.keepAlive.stop();
     socket?.close();
   }
 
   private isSocketOpen(): boolean {
     return this.socket !== undefined && this.socket.readyState === WS_OPEN;
-  }
-
-  private startKeepAlive(): void {
-    this.stopKeepAlive();
-    this.audioSinceKeepAliveCheck = false;
-    this.keepAliveTimer = setInterval(() => {
-      if (!this.audioSinceKeepAliveCheck && this.isSocketOpen()) {
-        this.socket?.sendKeepAlive({ type: "KeepAlive" });
-      }
-      this.audioSinceKeepAliveCheck = false;
-    }, this.settings.keepAliveIntervalMs);
-  }
-
-  private stopKeepAlive(): void {
-    clearInterval(this.keepAliveTimer);
-    this.keepAliveTimer = undefined;
   }
 
   private noteDropped(bytes: number): void {
@@ -479,135 +406,4 @@ class DeepgramSttSession implements SttSession {
   private msOf(bytes: number): number {
     return Math.round((bytes * 1000) / this.bytesPerSecond);
   }
-}
-
-function connectArgs(settings: Settings): ConnectArgs {
-  const args: ConnectArgs = {
-    model: settings.model,
-    language: settings.language,
-    encoding: settings.encoding,
-    sample_rate: settings.encoding === "linear16" ? 16_000 : 8000,
-    channels: 1,
-    interim_results: String(settings.interimResults),
-    endpointing: settings.endpointingMs === false ? "false" : settings.endpointingMs,
-    vad_events: String(settings.vadEvents),
-    smart_format: String(settings.smartFormat),
-    reconnectAttempts: 0,
-    connectionTimeoutInSeconds: settings.connectTimeoutMs / 1000,
-  };
-  if (settings.utteranceEndMs !== null) args.utterance_end_ms = settings.utteranceEndMs;
-  if (settings.keyterms.length > 0) args.keyterm = [...settings.keyterms];
-  return args;
-}
-
-/**
- * Classifies a failed handshake. The SDK surfaces the `ws` error, whose message carries the HTTP status of
- * a refused upgrade ("Unexpected server response: 401"). A refused key or refused options will not get
- * better by retrying; anything else (network, 5xx, 429, timeout) might.
- */
-function connectError(error: unknown): { error: EngineError; permanent: boolean } {
-  const text = describe(error);
-  const status = Number(/Unexpected server response: (\d{3})/.exec(text)?.[1]);
-  if (status === 401 || status === 403) {
-    return {
-      error: new EngineError("stt", "connect", `Deepgram rejected the API key (HTTP ${status})`, {
-        cause: error,
-      }),
-      permanent: true,
-    };
-  }
-  if (status === 400) {
-    return {
-      error: new EngineError("stt", "connect", "Deepgram rejected the stream options (HTTP 400)", {
-        cause: error,
-      }),
-      permanent: true,
-    };
-  }
-  const what = text === "TIMEOUT" ? "connection timed out" : text;
-  return {
-    error: new EngineError("stt", "connect", `Deepgram connection failed: ${what}`, { cause: error }),
-    permanent: false,
-  };
-}
-
-/** The message of an Error, or of the SDK's ErrorEvent-like objects (`{ message }`). */
-function describe(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  if (
-    typeof error === "object" &&
-    error !== null &&
-    "message" in error &&
-    typeof error.message === "string"
-  ) {
-    return error.message;
-  }
-  return String(error);
-}
-
-function checkBaseUrl(baseUrl: string): void {
-  let protocol: string;
-  try {
-    protocol = new URL(baseUrl).protocol;
-  } catch {
-    throw new EngineError("stt", "connect", `Deepgram base URL is not a URL: "${baseUrl}"`);
-  }
-  if (!["ws:", "wss:", "http:", "https:"].includes(protocol)) {
-    throw new EngineError("stt", "connect", `Deepgram base URL must be ws(s) or http(s), got "${protocol}"`);
-  }
-}
-
-function resolveSettings(options: DeepgramSttOptions): Settings {
-  const d = DEEPGRAM_STT_DEFAULTS;
-  const settings: Settings = {
-    model: options.model ?? d.model,
-    language: options.language ?? d.language,
-    encoding: options.encoding ?? d.encoding,
-    interimResults: options.interimResults ?? d.interimResults,
-    endpointingMs: options.endpointingMs ?? d.endpointingMs,
-    utteranceEndMs: options.utteranceEndMs === undefined ? d.utteranceEndMs : options.utteranceEndMs,
-    vadEvents: options.vadEvents ?? d.vadEvents,
-    smartFormat: options.smartFormat ?? d.smartFormat,
-    keyterms: options.keyterms ?? [],
-    keepAliveIntervalMs: options.keepAliveIntervalMs ?? d.keepAliveIntervalMs,
-    connectTimeoutMs: options.connectTimeoutMs ?? d.connectTimeoutMs,
-    maxConnectAttempts: options.maxConnectAttempts ?? d.maxConnectAttempts,
-    reconnectBaseDelayMs: options.reconnectBaseDelayMs ?? d.reconnectBaseDelayMs,
-    reconnectMaxDelayMs: options.reconnectMaxDelayMs ?? d.reconnectMaxDelayMs,
-    maxBufferedMs: options.maxBufferedMs ?? d.maxBufferedMs,
-    closeTimeoutMs: options.closeTimeoutMs ?? d.closeTimeoutMs,
-  };
-  if (settings.encoding !== "mulaw" && settings.encoding !== "linear16") {
-    throw new EngineError(
-      "stt",
-      "connect",
-      `Deepgram encoding must be "mulaw" or "linear16", got "${settings.encoding}"`,
-    );
-  }
-  if (settings.utteranceEndMs !== null && !settings.interimResults) {
-    throw new EngineError(
-      "stt",
-      "connect",
-      "Deepgram utterance_end_ms needs interim results: set interimResults",
-    );
-  }
-  for (const name of [
-    "keepAliveIntervalMs",
-    "connectTimeoutMs",
-    "maxConnectAttempts",
-    "reconnectMaxDelayMs",
-    "maxBufferedMs",
-    "closeTimeoutMs",
-  ] as const) {
-    const value = settings[name];
-    if (!(value > 0) || !Number.isFinite(value)) {
-      throw new RangeError(`deepgram stt: ${name} must be a positive number, got ${value}`);
-    }
-  }
-  if (!(settings.reconnectBaseDelayMs >= 0)) {
-    throw new RangeError(
-      `deepgram stt: reconnectBaseDelayMs must be 0 or more, got ${settings.reconnectBaseDelayMs}`,
-    );
-  }
-  return settings;
 }
