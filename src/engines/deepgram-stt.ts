@@ -31,25 +31,17 @@ import {
   streamFormat,
 } from "./deepgram/settings.js";
 import { DeepgramSpeechTurns } from "./deepgram/speech-turns.js";
-
-/** The subset of a pino logger the adapter uses: `(fields, message)`. */
-export interface SttLogger {
-  debug(fields: object, message: string): void;
-  info(fields: object, message: string): void;
-  warn(fields: object, message: string): void;
-  error(fields: object, message: string): void;
-}
+import { type EngineLogger, SILENT_LOGGER } from "./engine-logger.js";
 
 export interface DeepgramSttOptions extends DeepgramStreamOptions {
   apiKey: string;
   /** Deepgram's API when omitted; a ws(s):// or http(s):// base for a self-hosted Deepgram or a test server. */
   baseUrl?: string;
-  logger?: SttLogger;
+  logger?: EngineLogger;
 }
 
 type ListenSocket = Awaited<ReturnType<DeepgramClient["listen"]["v1"]["connect"]>>;
 
-const SILENT_LOGGER: SttLogger = { debug() {}, info() {}, warn() {}, error() {} };
 const WS_OPEN = 1;
 
 export class DeepgramSttEngine implements SttEngine {
@@ -57,7 +49,7 @@ export class DeepgramSttEngine implements SttEngine {
   readonly speechStartIsReliable = false;
   private readonly client: DeepgramClient;
   private readonly settings: DeepgramSettings;
-  private readonly logger: SttLogger;
+  private readonly logger: EngineLogger;
 
   constructor(options: DeepgramSttOptions) {
     const client = clientOptions(options);
@@ -120,7 +112,7 @@ class DeepgramSttSession implements SttSession {
   constructor(
     private readonly client: DeepgramClient,
     private readonly settings: DeepgramSettings,
-    private readonly logger: SttLogger,
+    private readonly logger: EngineLogger,
     private readonly callId: string,
     private readonly onEvent: (event: SttEvent) => void,
   ) {

@@ -12,9 +12,9 @@
  * - the chunker hands over one sentence or clause at a time, so usually this is a single `generate`.
  */
 import type { GenerateOptions, KokoroTTS } from "kokoro-js";
-import type { Logger } from "pino";
 import { EngineError, type TtsEngine } from "../../machines/engines.js";
 import { messageOf } from "../error-message.js";
+import type { EngineLogger } from "./engine-logger.js";
 import { createLoadProgressLogger } from "./kokoro/load-progress.js";
 import { type KokoroDtype, locateLocalModel } from "./kokoro/model-files.js";
 import { SynthesisQueue } from "./synthesis-queue.js";
@@ -24,8 +24,6 @@ export type { KokoroDtype } from "./kokoro/model-files.js";
 
 export const KOKORO_DEFAULT_MODEL_ID = "onnx-community/Kokoro-82M-v1.0-ONNX";
 export const KOKORO_DEFAULT_VOICE = "af_heart";
-
-type KokoroLogger = Pick<Logger, "debug" | "info">;
 
 export interface KokoroTtsOptions {
   /** Hugging Face model id (default `onnx-community/Kokoro-82M-v1.0-ONNX`). */
@@ -45,7 +43,7 @@ export interface KokoroTtsOptions {
   maxWaiting?: number;
   /** Spoken once at load so the first caller does not pay for lazy initialisation (default "Hello."). */
   warmUpText?: string;
-  logger?: KokoroLogger;
+  logger?: Pick<EngineLogger, "debug" | "info">;
 }
 
 export interface KokoroTts extends TtsEngine {
@@ -113,7 +111,7 @@ async function loadModel(settings: {
   dtype: KokoroDtype;
   modelDir: string | undefined;
   maxWaiting: number;
-  logger: KokoroLogger | undefined;
+  logger: Pick<EngineLogger, "debug" | "info"> | undefined;
 }): Promise<LoadedModel> {
   const { dtype, logger } = settings;
   const queue = new SynthesisQueue({ maxRunning: 1, maxWaiting: settings.maxWaiting });
@@ -177,7 +175,7 @@ function createEngine(
   model: LoadedModel,
   voice: string,
   speed: number,
-  logger: KokoroLogger | undefined,
+  logger: Pick<EngineLogger, "debug" | "info"> | undefined,
 ): KokoroTts {
   // Checked against `tts.voices` by the caller; kokoro-js types its voices as a literal union.
   const generateOptions: GenerateOptions = { voice: voice as NonNullable<GenerateOptions["voice"]>, speed };

@@ -29,17 +29,10 @@ import {
   type ToolSpec,
 } from "../../machines/engines.js";
 import { messageOf } from "../error-message.js";
+import { type EngineLogger, SILENT_LOGGER } from "./engine-logger.js";
 import { toOpenAiMessages, toOpenAiTools } from "./llm/chat-messages.js";
 import { createThinkStripper } from "./llm/think-stripper.js";
 import { ToolCallAssembler } from "./llm/tool-call-assembler.js";
-
-/** The subset of a pino logger the adapter uses: `(fields, message)`. */
-export interface LlmLogger {
-  debug(fields: object, message: string): void;
-  info(fields: object, message: string): void;
-  warn(fields: object, message: string): void;
-  error(fields: object, message: string): void;
-}
 
 /**
  * Which server speaks the OpenAI API: each switches thinking off its own way and ignores the others' fields
@@ -72,7 +65,7 @@ export interface OpenAiLlmOptions {
    * doubles the silence, and the call actor has its own recovery (an apology).
    */
   maxRetries?: number;
-  logger?: LlmLogger;
+  logger?: EngineLogger;
 }
 
 export const OPENAI_LLM_DEFAULTS = {
@@ -91,8 +84,6 @@ const PROBE_TIMEOUT_MS = 5000;
 /** A cold load of a large model from a slow disk may take minutes; the check waits that long. */
 const OLLAMA_PRELOAD_TIMEOUT_MS = 180_000;
 
-const SILENT_LOGGER: LlmLogger = { debug() {}, info() {}, warn() {}, error() {} };
-
 export class OpenAiLlmClient implements LlmClient {
   readonly name = "openai-compatible";
   private readonly client: OpenAI;
@@ -102,7 +93,7 @@ export class OpenAiLlmClient implements LlmClient {
   private readonly enableThinking: boolean;
   private readonly temperature: number | undefined;
   private readonly maxTokens: number | undefined;
-  private readonly logger: LlmLogger;
+  private readonly logger: EngineLogger;
 
   constructor(options: OpenAiLlmOptions) {
     this.baseUrl = validBaseUrl(options.baseUrl);

@@ -1,13 +1,5 @@
-/**
- * OpenAI-compatible speech (`POST {baseUrl}/audio/speech`) as a `TtsEngine`: Kokoro-FastAPI, speaches or
- * OpenAI itself serving the voice from another box.
- *
- * It asks for `response_format: "pcm"` (raw 24 kHz signed 16-bit little-endian mono, no header, so the first
- * bytes are already audio) and converts the body to mu-law 8 kHz as it arrives, chunk by chunk, so the caller
- * hears the start of a sentence while the server is still sending the rest.
- */
-import type { Logger } from "pino";
 import { EngineError, type TtsEngine } from "../../machines/engines.js";
+import type { EngineLogger } from "./engine-logger.js";
 import { endpointForLogs, parseServerUrl, speakOverHttp } from "./speech-http.js";
 import { type PcmPiece, warmUpTts } from "./tts-audio.js";
 
@@ -28,7 +20,7 @@ export interface OpenAiSpeechTtsOptions {
   firstByteTimeoutMs?: number;
   /** Longest silence between two pieces of the body once audio flows (default 5000 ms). */
   stallTimeoutMs?: number;
-  logger?: Pick<Logger, "debug" | "warn">;
+  logger?: Pick<EngineLogger, "debug" | "warn">;
 }
 
 export interface OpenAiSpeechTts extends TtsEngine {

@@ -1,18 +1,6 @@
-/**
- * Piper's own HTTP server (`python3 -m piper.http_server -m en_US-lessac-medium`, port 5000) as a
- * `TtsEngine`, for a voice served from another box (`PIPER_BASE_URL`).
- *
- * The documented API is `POST /` with JSON `{"text": "..."}` (optional `length_scale`, `noise_scale`,
- * `noise_w_scale`, `speaker_id`), answered by a WAV file of 16-bit PCM at the voice's rate (22.05 kHz for
- * en_US-lessac-medium). Recent piper1-gpl releases serve a web page at `/` and synthesise at `/synthesize`
- * with the same JSON, so the URL is used exactly as configured and a 405 says which path to set.
- *
- * The server writes the WAV only once the whole text is synthesised (and with Flask's default content type,
- * text/html), so the body is read whole, checked as a WAV by its header, and converted in one piece.
- */
-import type { Logger } from "pino";
 import { EngineError, type TtsEngine } from "../../machines/engines.js";
 import { readWav, WavFormatError } from "../audio/wav.js";
+import type { EngineLogger } from "./engine-logger.js";
 import { endpointForLogs, parseServerUrl, speakOverHttp } from "./speech-http.js";
 import { type PcmPiece, warmUpTts } from "./tts-audio.js";
 
@@ -30,7 +18,7 @@ export interface PiperHttpTtsOptions {
   firstByteTimeoutMs?: number;
   /** Longest silence between two pieces of the body once it flows (default 5000 ms). */
   stallTimeoutMs?: number;
-  logger?: Pick<Logger, "debug">;
+  logger?: Pick<EngineLogger, "debug">;
 }
 
 export interface PiperHttpTts extends TtsEngine {

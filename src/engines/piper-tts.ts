@@ -1,31 +1,12 @@
-/**
- * A Piper voice in process, through sherpa-onnx-node's `OfflineTts` (VITS model, espeak-ng phonemizer), as
- * a `TtsEngine`.
- *
- * - Off the event loop: the voice loads with `createAsync` and speaks with `generateAsync`, both on a libuv
- *   worker thread; the JS thread only receives each sentence's samples.
- * - One sentence at a time: with `maxNumSentences: 1` sherpa-onnx splits the text at sentence punctuation
- *   and runs the model once per sentence, handing each sentence's audio to `onProgress` as soon as it is
- *   ready, so the caller hears the first sentence while the next is synthesised.
- * - Abortable between sentences: the iterator throws "aborted" at once, and `onProgress` answers "stop" from
- *   then on. A model run already in progress cannot be stopped (sherpa-onnx offers no way to interrupt a
- *   native `Run`), and the addon reads the callback's answer without waiting for it, so the voice may finish
- *   one more sentence (measured with sherpa-onnx-node 1.13.8: "stop" answered to sentence 1 of 5, sentence 2
- *   was still synthesised, 3 to 5 were not). The queue slot stays taken until the native side is done, so
- *   the next caller's sentence does not compete with it for the CPU.
- * - One voice serves every call through a bounded queue, as Kokoro does.
- */
-import type { Logger } from "pino";
 import type sherpa from "sherpa-onnx-node";
 import { EngineError, type TtsEngine } from "../../machines/engines.js";
 import { messageOf } from "../error-message.js";
+import type { EngineLogger } from "./engine-logger.js";
 import { locatePiperVoice } from "./piper/voice-files.js";
 import { SynthesisQueue } from "./synthesis-queue.js";
 import { type PcmPiece, synthesisError, toTelephonyAudio, ttsAbortedError, warmUpTts } from "./tts-audio.js";
 
 export { PIPER_DEFAULT_VOICE_PATH } from "./piper/voice-files.js";
-
-type PiperLogger = Pick<Logger, "debug" | "info">;
 
 export interface PiperTtsOptions {
   /** PIPER_VOICE: the voice's .onnx (default: en_US-lessac-medium where `npm run models -- download piper` puts it). */
@@ -42,7 +23,7 @@ export interface PiperTtsOptions {
   warmUpText?: string;
   /** Where to look for espeak-ng data when the voice has none (default: Debian's espeak-ng-data package). */
   systemEspeakDataDirs?: readonly string[];
-  logger?: PiperLogger;
+  logger?: Pick<EngineLogger, "debug" | "info">;
 }
 
 export interface PiperTts extends TtsEngine {
@@ -120,7 +101,12 @@ export async function loadPiperTts(options: PiperTtsOptions = {}): Promise<Piper
 
 function createEngine(
   tts: sherpa.OfflineTts,
-  settings: { voicePath: string; speakerId: number; queue: SynthesisQueue; logger: PiperLogger | undefined },
+  settings: {
+    voicePath: string;
+    speakerId: number;
+    queue: SynthesisQueue;
+    logger: Pick<EngineLogger, "debug" | "info"> | undefined;
+  },
 ): PiperTts {
   const { queue, logger } = settings;
   const sampleRate = tts.sampleRate;

@@ -1,12 +1,5 @@
-/**
- * The HTTP half every remote TTS adapter shares (OpenAI-compatible `/audio/speech`, Piper's own server): one
- * POST whose body is audio, read as it arrives, with the two waits that matter on a call bounded (request to
- * first byte, then the silence between two pieces) and every failure turned into an `EngineError` that names
- * the server and what went wrong. The caller's abort always wins over a timeout or a broken connection, so a
- * barge-in is reported as "aborted" and never as an engine fault.
- */
-import type { Logger } from "pino";
 import { EngineError } from "../../machines/engines.js";
+import type { EngineLogger } from "./engine-logger.js";
 import { type PcmPiece, toTelephonyAudio, ttsAbortedError } from "./tts-audio.js";
 
 export interface AudioRequest {
@@ -41,7 +34,7 @@ export async function* speakOverHttp(segment: {
   text: string;
   callId: string;
   signal: AbortSignal;
-  logger: Pick<Logger, "debug"> | undefined;
+  logger: Pick<EngineLogger, "debug"> | undefined;
   /** The debug line's message, e.g. "piper segment synthesised". */
   done: string;
 }): AsyncGenerator<Uint8Array> {

@@ -16,9 +16,9 @@
  * failure no retry can fix (401/404, model files missing) is reported once as `failed`.
  */
 
-import type { Logger } from "pino";
 import { EngineError, type SttEngine, type SttEvent, type SttSession } from "../../machines/engines.js";
 import { messageOf } from "../error-message.js";
+import type { EngineLogger } from "./engine-logger.js";
 import { loadSileroVad, type SileroVad } from "./vad/silero-vad.js";
 import {
   createSpeechSegmenter,
@@ -31,7 +31,6 @@ import { loadSherpaWhisper } from "./whisper/sherpa-transcriber.js";
 import { type SegmentTranscriber, TranscriptionError, toWhisperRate } from "./whisper/transcriber.js";
 
 /** The subset of a pino logger the engine (and its segmenter) uses. */
-export type WhisperLogger = Pick<Logger, "warn" | "error">;
 
 export interface WhisperSttOptions {
   /** WHISPER_BASE_URL: an OpenAI-compatible server; unset: Whisper in process through sherpa-onnx. */
@@ -54,7 +53,7 @@ export interface WhisperSttOptions {
   loadTranscriber?: () => Promise<SegmentTranscriber>;
   /** Called for every transcription that failed and was replaced by empty words: wire a counter here. */
   onTranscriptionFailed?: (error: EngineError) => void;
-  logger?: WhisperLogger;
+  logger?: Pick<EngineLogger, "warn" | "error">;
 }
 
 export interface WhisperSttSession extends SttSession {
@@ -122,7 +121,7 @@ interface SessionOptions {
   ready: Promise<[SileroVad, SegmentTranscriber]>;
   segmenter: SpeechSegmenterSettings;
   onTranscriptionFailed: ((error: EngineError) => void) | undefined;
-  logger: WhisperLogger | undefined;
+  logger: Pick<EngineLogger, "warn" | "error"> | undefined;
 }
 
 type EndedSegment = Extract<SpeechSegmentEvent, { type: "speechEnded" }>;

@@ -5,11 +5,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { EngineError, type SttEvent, type SttSession } from "../../machines/engines.js";
 import { readWav } from "../../src/audio/wav.js";
 import { AudioRing } from "../../src/engines/deepgram/audio-ring.js";
-import {
-  DeepgramSttEngine,
-  type DeepgramSttOptions,
-  type SttLogger,
-} from "../../src/engines/deepgram-stt.js";
+import { DeepgramSttEngine, type DeepgramSttOptions } from "../../src/engines/deepgram-stt.js";
+import type { EngineLogger } from "../../src/engines/engine-logger.js";
 import { FakeDeepgram } from "../fakes/fake-deepgram.js";
 
 const SHARED = fileURLToPath(new URL("../../fixtures/real/", import.meta.url));
@@ -37,7 +34,7 @@ function sendFrames(session: SttSession, audio: Uint8Array): void {
 }
 
 interface LogLine {
-  level: keyof SttLogger;
+  level: keyof EngineLogger;
   fields: Record<string, unknown>;
   message: string;
 }
@@ -57,7 +54,7 @@ afterEach(async () => {
 });
 
 function engine(options: Partial<DeepgramSttOptions> = {}): DeepgramSttEngine {
-  const at = (level: keyof SttLogger) => (fields: object, message: string) =>
+  const at = (level: keyof EngineLogger) => (fields: object, message: string) =>
     logs.push({ level, fields: fields as Record<string, unknown>, message });
   return new DeepgramSttEngine({
     apiKey: fake.apiKey,

@@ -11,10 +11,11 @@ import {
   type ToolCall,
   type ToolSpec,
 } from "../../machines/engines.js";
+import type { EngineLogger } from "../../src/engines/engine-logger.js";
 import { INTERRUPTED_BEFORE_ANY_WORD_NOTE, INTERRUPTED_NOTE } from "../../src/engines/llm/chat-messages.js";
 import { createThinkStripper } from "../../src/engines/llm/think-stripper.js";
 import { ToolCallAssembler } from "../../src/engines/llm/tool-call-assembler.js";
-import { type LlmLogger, OpenAiLlmClient, type OpenAiLlmOptions } from "../../src/engines/openai-llm.js";
+import { OpenAiLlmClient, type OpenAiLlmOptions } from "../../src/engines/openai-llm.js";
 import { FakeOpenAiLlm, sseFromChunksJsonl } from "../fakes/fake-openai-llm.js";
 
 const SSE_DIR = fileURLToPath(new URL("../../fixtures/real/llm-sse/", import.meta.url));
@@ -36,12 +37,12 @@ const HISTORY: ChatMessage[] = [
 ];
 
 interface LogLine {
-  level: keyof LlmLogger;
+  level: keyof EngineLogger;
   fields: object;
   message: string;
 }
-function recordingLogger(lines: LogLine[]): LlmLogger {
-  const at = (level: keyof LlmLogger) => (fields: object, message: string) =>
+function recordingLogger(lines: LogLine[]): EngineLogger {
+  const at = (level: keyof EngineLogger) => (fields: object, message: string) =>
     lines.push({ level, fields, message });
   return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }

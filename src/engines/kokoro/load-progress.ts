@@ -1,9 +1,4 @@
-/**
- * Turns transformers.js load progress into a few log lines: the first start-up downloads about 92 MB, and an
- * operator watching the log should see it move, not a silent minute. One line per file each time it crosses
- * another `stepPercent`, so the log stays short however many chunks the download arrives in.
- */
-import type { Logger } from "pino";
+import type { EngineLogger } from "../engine-logger.js";
 
 /** The fields of transformers.js' ProgressInfo this logger reads (the package does not export the type). */
 export interface LoadProgressInfo {
@@ -17,7 +12,7 @@ export interface LoadProgressInfo {
 const BAR_WIDTH = 20;
 
 export function createLoadProgressLogger(
-  logger: Pick<Logger, "info">,
+  logger: Pick<EngineLogger, "info">,
   stepPercent = 10,
 ): (info: LoadProgressInfo) => void {
   const lastStepByFile = new Map<string, number>();

@@ -1,26 +1,4 @@
-/**
- * Cuts one call's caller audio into speech segments with Silero VAD, for a recogniser that is not a streaming
- * service (Whisper): it is fed Twilio's 20 ms mu-law frames and reports when speech starts, the open
- * segment's audio every `interimEveryMs` (for interim transcripts), and the whole segment, pre-roll included,
- * when the caller falls silent or the segment reaches `maxSegmentMs`.
- *
- * Defaults follow the peers. LiveKit Agents' Silero plugin: activation 0.5, 550 ms of silence to end, 500 ms
- * of prefix padding. Silero's own `get_speech_timestamps`: a release threshold 0.15 below activation (the
- * hysteresis that keeps a word's quiet tail inside the segment) and 250 ms minimum speech, which also rejects
- * clicks and short noises that a 50 ms minimum lets through. Pre-roll 400 ms: enough for a soft first
- * syllable the probability only crosses the threshold after, short of the 550 ms silence window, so pre-roll
- * never reaches back into the previous segment.
- *
- * Inference runs asynchronously, one 32 ms window at a time per call (each window's state comes from the one
- * before). Frames are never blocked and decisions are taken in window order. If the model falls behind by more
- * than `maxQueuedWindows`, new windows skip inference and reuse the last probability, so the decisions keep
- * the audio's timeline. The skip is logged and counted in `stats.windowsSkipped`; the queue never grows
- * without bound.
- *
- * Every time is in seconds from the start of the stream (the first sample pushed), from the audio, never
- * from the clock, so the same audio always gives the same segments.
- */
-import type { Logger } from "pino";
+import type { EngineLogger } from "../engine-logger.js";
 import { SampleHistory } from "./sample-history.js";
 import { SILERO_SAMPLE_RATE, SILERO_WINDOW_SAMPLES, type SileroVad } from "./silero-vad.js";
 
@@ -70,7 +48,7 @@ export interface SpeechSegmenterOptions extends SpeechSegmenterSettings {
   onEvent: (event: SpeechSegmentEvent) => void;
   /** Names the call in log lines. */
   callId?: string;
-  logger?: Pick<Logger, "warn" | "error">;
+  logger?: Pick<EngineLogger, "warn" | "error">;
 }
 
 export interface SpeechSegmenterStats {
