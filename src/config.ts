@@ -38,7 +38,9 @@ export const VARIABLE_PURPOSE: Record<string, string> = {
   LLM_MODEL: "the model name sent to the chat endpoint",
   LLM_API_KEY: "the bearer token sent to the chat endpoint",
   LLM_ENABLE_THINKING: "whether Qwen3-style models may think before answering (adds latency)",
-  LLM_PROVIDER: "which server the chat endpoint is (vllm, ollama or openai): how thinking is switched off",
+  LLM_PROVIDER:
+    "which LLM answers: a chat endpoint (vllm, ollama or openai: how thinking is switched off) or embedded (llama.cpp in process)",
+  LLM_MODEL_PATH: "the GGUF file the embedded LLM (LLM_PROVIDER=embedded) loads",
   LLM_TEMPERATURE: "the sampling temperature sent with every request",
   TTS_PROVIDER: "which text-to-speech engine runs",
   KOKORO_VOICE: "the Kokoro voice",
@@ -137,7 +139,8 @@ const schema = z.object({
   LLM_API_KEY: z.preprocess(emptyToUndefined, z.string().default("EMPTY")),
   LLM_ENABLE_THINKING: boolean(false),
   // Unset: Ollama when the base URL is on Ollama's port, vLLM otherwise (see llmProvider).
-  LLM_PROVIDER: z.preprocess(emptyToUndefined, z.enum(["vllm", "ollama", "openai"]).optional()),
+  LLM_PROVIDER: z.preprocess(emptyToUndefined, z.enum(["vllm", "ollama", "openai", "embedded"]).optional()),
+  LLM_MODEL_PATH: optionalString,
   // Always sent: servers disagree on the default (Ollama's /v1 uses 1.0, which rambles on a phone line).
   // 0.7 is Qwen3's recommendation for non-thinking use and within Llama 3.1's usual range.
   LLM_TEMPERATURE: z.preprocess(emptyToUndefined, z.coerce.number().min(0).max(2).default(0.7)),
@@ -216,7 +219,9 @@ export function loadConfig(source: NodeJS.ProcessEnv): Config {
 }
 
 /** `LLM_PROVIDER`, or, left unset, Ollama when `LLM_BASE_URL` is on Ollama's port 11434, else vLLM. */
-export function llmProvider(env: Pick<Env, "LLM_PROVIDER" | "LLM_BASE_URL">): "vllm" | "ollama" | "openai" {
+export function llmProvider(
+  env: Pick<Env, "LLM_PROVIDER" | "LLM_BASE_URL">,
+): "vllm" | "ollama" | "openai" | "embedded" {
   if (env.LLM_PROVIDER) return env.LLM_PROVIDER;
   return new URL(env.LLM_BASE_URL).port === "11434" ? "ollama" : "vllm";
 }

@@ -126,7 +126,20 @@ function stt(env: Env): EngineStatus {
 }
 
 function llm(env: Env): EngineStatus {
-  return status("llm", llmProvider(env), `model ${env.LLM_MODEL} at ${env.LLM_BASE_URL}`, []);
+  const provider = llmProvider(env);
+  if (provider === "embedded") {
+    return status(
+      "llm",
+      provider,
+      `${env.LLM_MODEL_PATH ?? "no GGUF file"}, llama.cpp in process`,
+      env.LLM_MODEL_PATH
+        ? []
+        : [
+            "LLM_MODEL_PATH: the GGUF file to load, e.g. a Qwen3 1.7B instruct Q4_K_M (Qwen3-1.7B-Q4_K_M.gguf)",
+          ],
+    );
+  }
+  return status("llm", provider, `model ${env.LLM_MODEL} at ${env.LLM_BASE_URL}`, []);
 }
 
 function tts(env: Env): EngineStatus {

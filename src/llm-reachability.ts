@@ -24,6 +24,8 @@ export interface LlmReachabilityOptions {
   intervalMs: number;
   /** Where the LLM is, for the log lines (no secrets: the base URL and model name). */
   where: string;
+  /** What to check when it does not answer, appended to the problem. */
+  fix: string;
   log: Log;
   now?: () => Date;
 }
@@ -61,7 +63,7 @@ export function watchLlm(options: LlmReachabilityOptions): LlmReachability {
         (): LiveEngineState => ({ state: "ready", checkedAt: now().toISOString() }),
         (error: unknown): LiveEngineState => ({
           state: "unavailable",
-          problem: `${messageOf(error)}: check LLM_BASE_URL and LLM_MODEL (start the server, or pull or serve the model)`,
+          problem: `${messageOf(error)}: ${options.fix}`,
           checkedAt: now().toISOString(),
         }),
       )

@@ -5,7 +5,7 @@
 import { config as loadDotenv } from "dotenv";
 import { callConfig } from "../machines/call-config.js";
 import { createCallFactory } from "./call-factory.js";
-import { type Config, ConfigError, loadConfig } from "./config.js";
+import { type Config, ConfigError, llmProvider, loadConfig } from "./config.js";
 import { describeEngines, ollamaQueueWarning } from "./engine-status.js";
 import { createEngines } from "./engines/create-engines.js";
 import { describeListenError } from "./listen-error.js";
@@ -72,7 +72,12 @@ async function main(): Promise<void> {
   const llmReachability = watchLlm({
     probe: engines.probeLlm,
     intervalMs: LLM_CHECK_INTERVAL_MS,
-    where: `model ${env.LLM_MODEL} at ${env.LLM_BASE_URL}`,
+    ...(llmProvider(env) === "embedded"
+      ? { where: `${env.LLM_MODEL_PATH ?? "(no LLM_MODEL_PATH)"} in process`, fix: "check LLM_MODEL_PATH" }
+      : {
+          where: `model ${env.LLM_MODEL} at ${env.LLM_BASE_URL}`,
+          fix: "check LLM_BASE_URL and LLM_MODEL (start the server, or pull or serve the model)",
+        }),
     log,
   });
   void llmReachability.checkNow();

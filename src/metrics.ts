@@ -37,6 +37,11 @@ export interface Metrics {
   droppedTwilioMessages: Counter<"reason">;
   refusedStreams: Counter<"reason">;
   rejectedWebhooks: Counter<"route">;
+  /**
+   * Reports an in-process model's queue (requests waiting for it) under `officero_engine_queue_waiting`,
+   * read at scrape time so the queue needs no metrics of its own.
+   */
+  watchEngineQueue(engine: string, waiting: () => number): void;
 }
 
 /** Seconds. Dense below a second, where a conversation feels quick or slow. */
@@ -86,6 +91,16 @@ export function createMetrics(): Metrics {
       new Histogram({ ...LATENCY_FAMILIES[stage], registers: [registry] }),
     ]),
   ) as Record<LatencyStage, Histogram>;
+  const queues = new Map<string, () => number>();
+  new Gauge({
+    name: "officero_engine_queue_waiting",
+    help: "Requests waiting for an in-process model (the embedded LLM's free sequences), by engine",
+    labelNames: ["engine"],
+    registers: [registry],
+    collect() {
+      for (const [engine, waiting] of queues) this.set({ engine }, waiting());
+    },
+  });
   return {
     registry,
     activeCalls: new Gauge({
@@ -139,5 +154,8 @@ export function createMetrics(): Metrics {
       labelNames: ["route"],
       registers: [registry],
     }),
+    watchEngineQueue: (engine, waiting) => {
+      queues.set(engine, waiting);
+    },
   };
 }

@@ -7,6 +7,7 @@
 
 import {
   EngineError,
+  type LlmChunk,
   type LlmClient,
   type SttEngine,
   type SttEvent,
@@ -20,6 +21,7 @@ import { messageOf } from "../error-message.js";
 import type { Log } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import { DeepgramSttEngine } from "./deepgram-stt.js";
+import { EMBEDDED_LLM_DEFAULTS, type EmbeddedLlmClient, loadEmbeddedLlm } from "./embedded-llm.js";
 import { loadKokoro } from "./kokoro-tts.js";
 import { OpenAiLlmClient } from "./openai-llm.js";
 import { createOpenAiSpeechTts } from "./openai-speech-tts.js";
@@ -44,9 +46,13 @@ export interface Engines {
   probeLlm: (signal: AbortSignal) => Promise<void>;
 }
 
-/** Where engine failures that no call sees whole are counted (one Whisper transcription that failed). */
+/**
+ * Where engine failures that no call sees whole are counted (one Whisper transcription that failed), and
+ * where an in-process model's queue is reported.
+ */
 export interface EngineCounters {
   engineErrors: Pick<Metrics["engineErrors"], "inc">;
+  watchEngineQueue?: Metrics["watchEngineQueue"];
 }
 
 export function createEngines(
@@ -56,8 +62,8 @@ export function createEngines(
   counters?: EngineCounters,
 ): Engines {
   const stt = buildStt(env, log.child({ engine: "stt" }), counters);
-  const llm = buildLlm(env, log.child({ engine: "llm" }));
-  const { tts, loaded, state, stop } = buildTts(env, log.child({ engine: "tts" }));
+  const llm = buildLlm(env, log.child({ engine: "llm" }), counters);
+  const { tts, loaded, state, stop: stopTts } = buildTts(env, log.child({ engine: "tts" }));
   const phraseCache = createPhraseCache(tts);
   const ready = loaded.then(
     async () => {
@@ -84,7 +90,10 @@ export function createEngines(
     phrases: phraseCache,
     ready,
     ttsState: state,
-    stopRetrying: stop,
+    stopRetrying: () => {
+      stopTts();
+      llm.stop();
+    },
     probeLlm: (signal) => llm.probe(signal),
   };
 }
@@ -112,16 +121,76 @@ function buildStt(env: Env, log: Log, counters: EngineCounters | undefined): Stt
   }
 }
 
-function buildLlm(env: Env, log: Log): OpenAiLlmClient {
-  return new OpenAiLlmClient({
+interface BuiltLlm extends LlmClient {
+  /** Resolves when the LLM can answer; rejects saying what is wrong (the `/health` check). */
+  probe(signal: AbortSignal): Promise<void>;
+  /** Stops retrying a failed model load (shutdown). */
+  stop(): void;
+}
+
+function buildLlm(env: Env, log: Log, counters: EngineCounters | undefined): BuiltLlm {
+  const provider = llmProvider(env);
+  if (provider === "embedded") return embeddedLlm(env, log, counters);
+  const client = new OpenAiLlmClient({
     baseUrl: env.LLM_BASE_URL,
     model: env.LLM_MODEL,
     apiKey: env.LLM_API_KEY,
-    provider: llmProvider(env),
+    provider,
     enableThinking: env.LLM_ENABLE_THINKING,
     temperature: env.LLM_TEMPERATURE,
     logger: log,
   });
+  return {
+    name: client.name,
+    stream: (request) => client.stream(request),
+    probe: (signal) => client.probe(signal),
+    stop: () => undefined,
+  };
+}
+
+/**
+ * The embedded LLM loads in the background (a GGUF of a gigabyte takes seconds), retried with back-off like
+ * an in-process voice: a request waits for the load in progress and fails with its error, which the call
+ * actor turns into its apology, and `/health` reports the load's outcome through `probe`.
+ */
+function embeddedLlm(env: Env, log: Log, counters: EngineCounters | undefined): BuiltLlm {
+  const modelPath = env.LLM_MODEL_PATH;
+  if (!modelPath) {
+    const error = new EngineError(
+      "llm",
+      "connect",
+      "LLM_MODEL_PATH is not set: point it at a GGUF file (LLM_PROVIDER=embedded)",
+    );
+    return {
+      name: "embedded",
+      // biome-ignore lint/correctness/useYield: it fails before any text, by design
+      async *stream() {
+        throw error;
+      },
+      probe: async () => Promise.reject(error),
+      stop: () => undefined,
+    };
+  }
+  const loading = loadWithRetry<EmbeddedLlmClient>({
+    load: async () => (await loadEmbeddedLlm({ modelPath, ...EMBEDDED_LLM_DEFAULTS, logger: log })).client,
+    describeFailure: (error, retryInMs) => {
+      const problem = `the embedded LLM could not load: ${messageOf(error)}. Retrying in ${Math.round(retryInMs / 1000)} s. Check LLM_MODEL_PATH=${modelPath}`;
+      log.error(problem);
+      return problem;
+    },
+  });
+  void loading.loaded.then((client) => counters?.watchEngineQueue?.("llm", () => client.waiting));
+  return {
+    name: "embedded",
+    async *stream(request): AsyncIterable<LlmChunk> {
+      const client = await loading.attempt();
+      yield* client.stream(request);
+    },
+    probe: async () => {
+      await loading.attempt();
+    },
+    stop: loading.stop,
+  };
 }
 
 interface BuiltTts {

@@ -17,7 +17,7 @@ import { messageOf } from "../error-message.js";
 import type { EngineLogger } from "./engine-logger.js";
 import { createLoadProgressLogger } from "./kokoro/load-progress.js";
 import { type KokoroDtype, locateLocalModel } from "./kokoro/model-files.js";
-import { SynthesisQueue } from "./synthesis-queue.js";
+import { ModelQueue } from "./model-queue.js";
 import { type PcmPiece, synthesisError, toTelephonyAudio, ttsAbortedError, warmUpTts } from "./tts-audio.js";
 
 export type { KokoroDtype } from "./kokoro/model-files.js";
@@ -55,7 +55,7 @@ export interface KokoroTts extends TtsEngine {
 interface LoadedModel {
   tts: KokoroTTS;
   splitSentences: (text: string) => string[];
-  queue: SynthesisQueue;
+  queue: ModelQueue;
 }
 
 /** One model per process and configuration, however many engines (voices) use it. */
@@ -114,7 +114,12 @@ async function loadModel(settings: {
   logger: Pick<EngineLogger, "debug" | "info"> | undefined;
 }): Promise<LoadedModel> {
   const { dtype, logger } = settings;
-  const queue = new SynthesisQueue({ maxRunning: 1, maxWaiting: settings.maxWaiting });
+  const queue = new ModelQueue({
+    engine: "tts",
+    label: "Kokoro synthesis",
+    maxRunning: 1,
+    maxWaiting: settings.maxWaiting,
+  });
   // Imported on demand: loading onnxruntime's native library costs time and memory that a process using
   // another TTS provider should not pay.
   const [{ KokoroTTS, TextSplitterStream }, { env }] = await Promise.all([

@@ -2,8 +2,8 @@ import type sherpa from "sherpa-onnx-node";
 import { EngineError, type TtsEngine } from "../../machines/engines.js";
 import { messageOf } from "../error-message.js";
 import type { EngineLogger } from "./engine-logger.js";
+import { ModelQueue } from "./model-queue.js";
 import { locatePiperVoice } from "./piper/voice-files.js";
-import { SynthesisQueue } from "./synthesis-queue.js";
 import { type PcmPiece, synthesisError, toTelephonyAudio, ttsAbortedError, warmUpTts } from "./tts-audio.js";
 
 export { PIPER_DEFAULT_VOICE_PATH } from "./piper/voice-files.js";
@@ -90,7 +90,12 @@ export async function loadPiperTts(options: PiperTtsOptions = {}): Promise<Piper
   const engine = createEngine(tts, {
     voicePath: files.model,
     speakerId: options.speakerId ?? 0,
-    queue: new SynthesisQueue({ maxRunning: 1, maxWaiting: options.maxWaiting ?? 8 }),
+    queue: new ModelQueue({
+      engine: "tts",
+      label: "Piper synthesis",
+      maxRunning: 1,
+      maxWaiting: options.maxWaiting ?? 8,
+    }),
     logger,
   });
   await warmUpTts(engine, options.warmUpText ?? "Hello.", (fields) =>
@@ -104,7 +109,7 @@ function createEngine(
   settings: {
     voicePath: string;
     speakerId: number;
-    queue: SynthesisQueue;
+    queue: ModelQueue;
     logger: Pick<EngineLogger, "debug" | "info"> | undefined;
   },
 ): PiperTts {

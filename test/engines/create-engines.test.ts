@@ -24,7 +24,55 @@ async function firstAudio(engines: ReturnType<typeof createEngines>): Promise<Ui
   return first.value;
 }
 
+const TINY_GGUF = fileURLToPath(new URL("../../fixtures/models/stories260K.gguf", import.meta.url));
+
 describe("createEngines", () => {
+  it("answers with llama.cpp in process with LLM_PROVIDER=embedded, and reports the queue metric", async () => {
+    const { env } = loadConfig({ LLM_PROVIDER: "embedded", LLM_MODEL_PATH: TINY_GGUF });
+    const queues: string[] = [];
+    const engines = createEngines(env, [], silentLog(), {
+      engineErrors: { inc: () => undefined },
+      watchEngineQueue: (engine) => queues.push(engine),
+    });
+    try {
+      await engines.probeLlm(new AbortController().signal);
+      let text = "";
+      for await (const chunk of engines.llm.stream({
+        callId: "CA1",
+        messages: [{ role: "user", content: "Once upon a time" }],
+        tools: [],
+        signal: new AbortController().signal,
+      })) {
+        if (chunk.type === "text") text += chunk.text;
+      }
+      expect(text.trim()).not.toBe("");
+      expect(queues).toEqual(["llm"]);
+    } finally {
+      engines.stopRetrying();
+    }
+  });
+
+  it("says what to set when LLM_PROVIDER=embedded has no LLM_MODEL_PATH, and the loader names a missing file", async () => {
+    const unset = createEngines(loadConfig({ LLM_PROVIDER: "embedded" }).env, [], silentLog());
+    await expect(unset.probeLlm(new AbortController().signal)).rejects.toThrow(/LLM_MODEL_PATH is not set/);
+    unset.stopRetrying();
+
+    const missing = "/nowhere/model.gguf";
+    const absent = createEngines(
+      loadConfig({ LLM_PROVIDER: "embedded", LLM_MODEL_PATH: missing }).env,
+      [],
+      silentLog(),
+    );
+    try {
+      await expect(absent.probeLlm(new AbortController().signal)).rejects.toMatchObject({
+        engine: "llm",
+        message: expect.stringContaining(missing),
+      });
+    } finally {
+      absent.stopRetrying();
+    }
+  });
+
   it("speaks through Piper's HTTP server with TTS_PROVIDER=piper and PIPER_BASE_URL", async () => {
     const piper = await startFakePiperServer({ wav: SPEECH_WAV });
     const { env } = loadConfig({ TTS_PROVIDER: "piper", PIPER_BASE_URL: piper.url });

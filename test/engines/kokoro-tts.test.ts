@@ -18,7 +18,7 @@ import { createPhraseCache } from "../../machines/phrase-cache.js";
 import { createOutboundConverter } from "../../src/audio/converters.js";
 import { createLoadProgressLogger } from "../../src/engines/kokoro/load-progress.js";
 import { type KokoroTts, loadKokoro } from "../../src/engines/kokoro-tts.js";
-import { SynthesisQueue } from "../../src/engines/synthesis-queue.js";
+import { ModelQueue } from "../../src/engines/model-queue.js";
 import {
   buildTinyKokoroOnnx,
   createTinyKokoroModelDir,
@@ -217,7 +217,7 @@ describe("Kokoro in process: shared queue and abort", () => {
 
 describe("Kokoro synthesis queue", () => {
   it("runs waiting tasks one at a time in arrival order, and a failing task frees its slot", async () => {
-    const queue = new SynthesisQueue({ maxRunning: 1, maxWaiting: 3 });
+    const queue = new ModelQueue({ engine: "tts", label: "Kokoro synthesis", maxRunning: 1, maxWaiting: 3 });
     const started: string[] = [];
     const tasks = ["a", "b", "c"].map((name) => deferred<string>(name));
 
@@ -239,7 +239,7 @@ describe("Kokoro synthesis queue", () => {
   });
 
   it("frees the slot of a task that throws before returning a promise", async () => {
-    const queue = new SynthesisQueue({ maxRunning: 1, maxWaiting: 1 });
+    const queue = new ModelQueue({ engine: "tts", label: "Kokoro synthesis", maxRunning: 1, maxWaiting: 1 });
 
     await expect(
       queue.run(() => {
@@ -251,12 +251,12 @@ describe("Kokoro synthesis queue", () => {
   });
 
   it("rejects a bound that is not a usable count", () => {
-    expect(() => new SynthesisQueue({ maxRunning: 0, maxWaiting: 1 })).toThrow(
-      /maxRunning must be at least 1/,
-    );
-    expect(() => new SynthesisQueue({ maxRunning: 1, maxWaiting: -1 })).toThrow(
-      /maxWaiting must be a non-negative/,
-    );
+    expect(
+      () => new ModelQueue({ engine: "tts", label: "Kokoro synthesis", maxRunning: 0, maxWaiting: 1 }),
+    ).toThrow(/maxRunning must be at least 1/);
+    expect(
+      () => new ModelQueue({ engine: "tts", label: "Kokoro synthesis", maxRunning: 1, maxWaiting: -1 }),
+    ).toThrow(/maxWaiting must be a non-negative/);
   });
 });
 

@@ -31,6 +31,7 @@ async function setUp(model: string, intervalMs = 3_600_000) {
     probe: (signal) => client.probe(signal),
     intervalMs,
     where: `model ${model} at ${fake.baseUrl}`,
+    fix: "check LLM_BASE_URL and LLM_MODEL (start the server, or pull or serve the model)",
     log: logger as unknown as Log,
   });
   server = await buildServer({

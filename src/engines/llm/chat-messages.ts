@@ -47,7 +47,8 @@ function toOpenAiMessage(message: ChatMessage): ChatCompletionMessageParam {
   }
 }
 
-function withInterruptedNote(heard: string): string {
+/** An assistant turn's text as the model should read it: with the note when the caller cut it off. */
+export function withInterruptedNote(heard: string): string {
   const text = heard.trimEnd();
   return text === "" ? INTERRUPTED_BEFORE_ANY_WORD_NOTE : `${text}… ${INTERRUPTED_NOTE}`;
 }

@@ -1,13 +1,16 @@
 /**
- * One in-process model (Kokoro, a Piper voice) serves every call, and a synthesis already uses both cores of
- * the box, so running two at once only makes both late. The queue runs `maxRunning` tasks at a time, keeps at most
- * `maxWaiting` more in line, and refuses beyond that: a caller gets a clear error (and the call actor its
- * apology) instead of a reply that arrives seconds too late.
+ * One in-process model (Kokoro, a Piper voice, the embedded LLM) serves every call, and one run already uses
+ * the cores it was given, so running more at once only makes every one late. The queue runs `maxRunning`
+ * tasks at a time (1 for a voice; the LLM context's sequence count), keeps at most `maxWaiting` more in line,
+ * and refuses beyond that: a caller gets a clear error (and the call actor its apology) instead of a reply
+ * that arrives seconds too late.
  */
-import { EngineError } from "../../machines/engines.js";
-import { ttsAbortedError } from "./tts-audio.js";
+import { EngineError, type EngineName } from "../../machines/engines.js";
 
-export interface SynthesisQueueOptions {
+export interface ModelQueueOptions {
+  /** Whose queue it is, for the errors: the engine and what waits, e.g. "Piper synthesis". */
+  engine: EngineName;
+  label: string;
   /** Tasks running at once. */
   maxRunning: number;
   /** Tasks allowed to wait for a slot; one more is refused at once. */
@@ -18,18 +21,23 @@ interface Waiter {
   start(): void;
 }
 
-export class SynthesisQueue {
-  private readonly options: SynthesisQueueOptions;
+export class ModelQueue {
+  private readonly options: ModelQueueOptions;
   private readonly waiters: Waiter[] = [];
   private active = 0;
 
-  constructor(options: SynthesisQueueOptions) {
-    for (const [name, value] of Object.entries(options)) {
+  constructor(options: ModelQueueOptions) {
+    for (const name of ["maxRunning", "maxWaiting"] as const) {
+      const value = options[name];
       if (!Number.isInteger(value) || value < 0) {
-        throw new RangeError(`synthesis queue option ${name} must be a non-negative integer, got ${value}`);
+        throw new RangeError(
+          `${options.label} queue option ${name} must be a non-negative integer, got ${value}`,
+        );
       }
     }
-    if (options.maxRunning < 1) throw new RangeError("synthesis queue option maxRunning must be at least 1");
+    if (options.maxRunning < 1) {
+      throw new RangeError(`${options.label} queue option maxRunning must be at least 1`);
+    }
     this.options = { ...options };
   }
 
@@ -50,15 +58,15 @@ export class SynthesisQueue {
    * with the next one.
    */
   run<T>(task: () => Promise<T>, signal: AbortSignal): Promise<T> {
-    if (signal.aborted) return Promise.reject(ttsAbortedError());
+    if (signal.aborted) return Promise.reject(this.abortedError());
     if (this.active < this.options.maxRunning) return this.start(task, signal);
     if (this.waiters.length >= this.options.maxWaiting) {
       return Promise.reject(
         new EngineError(
-          "tts",
+          this.options.engine,
           "unknown",
-          `Kokoro synthesis queue is full: ${this.active} running and ${this.waiters.length} waiting ` +
-            `(maxWaiting ${this.options.maxWaiting}); too many calls are speaking at once for one in-process model`,
+          `${this.options.label} queue is full: ${this.active} running and ${this.waiters.length} waiting ` +
+            `(maxWaiting ${this.options.maxWaiting}); too many calls at once for one in-process model`,
         ),
       );
     }
@@ -72,7 +80,7 @@ export class SynthesisQueue {
       const leaveLine = () => {
         const index = this.waiters.indexOf(waiter);
         if (index >= 0) this.waiters.splice(index, 1);
-        reject(ttsAbortedError());
+        reject(this.abortedError());
       };
       signal.addEventListener("abort", leaveLine, { once: true });
       this.waiters.push(waiter);
@@ -88,13 +96,21 @@ export class SynthesisQueue {
       this.waiters.shift()?.start();
     };
     work.then(release, release);
-    return settleEarlyOnAbort(work, signal);
+    return settleEarlyOnAbort(work, signal, () => this.abortedError());
+  }
+
+  private abortedError(): EngineError {
+    return new EngineError(this.options.engine, "aborted", `${this.options.label} aborted`);
   }
 }
 
-function settleEarlyOnAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+function settleEarlyOnAbort<T>(
+  work: Promise<T>,
+  signal: AbortSignal,
+  aborted: () => EngineError,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(ttsAbortedError());
+    const onAbort = () => reject(aborted());
     signal.addEventListener("abort", onAbort, { once: true });
     work.then(
       (value) => {
