@@ -16,7 +16,7 @@ import {
   type ReplyGenerator,
 } from "../../src/engines/embedded-llm.js";
 
-export const TINY_GGUF = join(import.meta.dirname, "..", "..", "fixtures", "models", "stories260K.gguf");
+const TINY_GGUF = join(import.meta.dirname, "..", "..", "fixtures", "models", "stories260K.gguf");
 
 const MESSAGES: ChatMessage[] = [
   { role: "system", content: "You are the receptionist." },
