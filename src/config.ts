@@ -28,6 +28,8 @@ export const VARIABLE_PURPOSE: Record<string, string> = {
   TWILIO_PHONE_NUMBER: "the Twilio number callers dial (informational)",
   TWILIO_API_BASE_URL: "where Twilio REST calls go (a mock server in tests)",
   TWILIO_VALIDATE_STREAM_SIGNATURE: "whether the WebSocket upgrade's X-Twilio-Signature is checked too",
+  WEBHOOK_RATE_LIMIT_PER_MINUTE:
+    "how many webhook requests one source address may make per minute (429 past it)",
   STREAM_TOKEN_TTL_SECONDS: "how long the per-call stream token handed out in TwiML stays valid",
   TRANSFER_NUMBER: "the number the transfer_call tool dials (empty disables the tool)",
   STT_PROVIDER: "which speech-to-text engine runs",
@@ -117,6 +119,12 @@ const schema = z.object({
   TWILIO_PHONE_NUMBER: optionalString,
   TWILIO_API_BASE_URL: z.preprocess(emptyToUndefined, httpUrl.default("https://api.twilio.com")),
   TWILIO_VALIDATE_STREAM_SIGNATURE: boolean(true),
+  // Twilio posts one voice webhook per call and a few status callbacks, from a pool of addresses: 300 a
+  // minute from one address is a busy line's worth many times over, and a flood's first few seconds.
+  WEBHOOK_RATE_LIMIT_PER_MINUTE: z.preprocess(
+    emptyToUndefined,
+    z.coerce.number().int("must be a whole number").min(1, "must be at least 1").default(300),
+  ),
   STREAM_TOKEN_TTL_SECONDS: z.preprocess(
     emptyToUndefined,
     z.coerce.number().int().min(5, "must be at least 5 seconds").max(3600).default(60),

@@ -37,6 +37,7 @@ export interface Metrics {
   droppedTwilioMessages: Counter<"reason">;
   refusedStreams: Counter<"reason">;
   rejectedWebhooks: Counter<"route">;
+  refusedWebhooks: Counter<"route" | "reason">;
 }
 
 /** Seconds. Dense below a second, where a conversation feels quick or slow. */
@@ -137,6 +138,12 @@ export function createMetrics(): Metrics {
       name: "officero_webhooks_rejected_total",
       help: "Webhook requests answered 403 for a bad or missing X-Twilio-Signature",
       labelNames: ["route"],
+      registers: [registry],
+    }),
+    refusedWebhooks: new Counter({
+      name: "officero_webhooks_refused_total",
+      help: "Webhook requests refused before any signature check, by reason (rate_limited, body_too_large, too_many_parameters)",
+      labelNames: ["route", "reason"],
       registers: [registry],
     }),
   };
