@@ -130,7 +130,7 @@ export function createMetrics(): Metrics {
     }),
     refusedStreams: new Counter({
       name: "officero_streams_refused_total",
-      help: "Media streams refused (bad upgrade signature or stream token)",
+      help: "Media streams refused (bad upgrade signature or stream token, no start in time, a stream cap)",
       labelNames: ["reason"],
       registers: [registry],
     }),

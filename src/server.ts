@@ -34,6 +34,8 @@ export interface ServerOptions {
    * `/health` reports the others as configured.
    */
   liveEngines?: Partial<Record<"llm" | "tts", { current(): LiveEngineState }>>;
+  /** The server's own deadlines (a stream's start); real timers unless a test passes its own. */
+  schedule?: ServerContext["schedule"];
 }
 
 export interface Server {
@@ -60,6 +62,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
         llm: options.liveEngines?.llm?.current(),
         tts: options.liveEngines?.tts?.current(),
       }),
+    schedule: options.schedule ?? realTimer,
     createCall: (start, output, log) => {
       const call = options.createCall(start, output, log);
       active += 1;
@@ -103,4 +106,11 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   };
 
   return { app, context, drain };
+}
+
+function realTimer(ms: number, fn: () => void): () => void {
+  const timer = setTimeout(fn, ms);
+  // A pending deadline alone never keeps the process alive.
+  timer.unref();
+  return () => clearTimeout(timer);
 }
