@@ -28,6 +28,12 @@ export const VARIABLE_PURPOSE: Record<string, string> = {
   TWILIO_PHONE_NUMBER: "the Twilio number callers dial (informational)",
   TWILIO_API_BASE_URL: "where Twilio REST calls go (a mock server in tests)",
   TWILIO_VALIDATE_STREAM_SIGNATURE: "whether the WebSocket upgrade's X-Twilio-Signature is checked too",
+  WEBHOOK_RATE_LIMIT_PER_MINUTE:
+    "how many webhook requests one source address may make per minute (429 past it)",
+  STREAM_START_TIMEOUT_SECONDS:
+    "how long a media stream may stay open without sending start before it is closed",
+  MAX_PENDING_STREAMS: "how many media streams may be open without having sent start yet (503 past it)",
+  MAX_STREAMS_PER_SOURCE: "how many media streams one source address may hold open (429 past it)",
   STREAM_TOKEN_TTL_SECONDS: "how long the per-call stream token handed out in TwiML stays valid",
   TRANSFER_NUMBER: "the number the transfer_call tool dials (empty disables the tool)",
   STT_PROVIDER: "which speech-to-text engine runs",
@@ -119,6 +125,26 @@ const schema = z.object({
   TWILIO_PHONE_NUMBER: optionalString,
   TWILIO_API_BASE_URL: z.preprocess(emptyToUndefined, httpUrl.default("https://api.twilio.com")),
   TWILIO_VALIDATE_STREAM_SIGNATURE: boolean(true),
+  // Twilio posts one voice webhook per call and a few status callbacks, from a pool of addresses: 300 a
+  // minute from one address is a busy line's worth many times over, and a flood's first few seconds.
+  WEBHOOK_RATE_LIMIT_PER_MINUTE: z.preprocess(
+    emptyToUndefined,
+    z.coerce.number().int("must be a whole number").min(1, "must be at least 1").default(300),
+  ),
+  // Twilio sends `connected` and `start` within a second of the upgrade.
+  STREAM_START_TIMEOUT_SECONDS: z.preprocess(
+    emptyToUndefined,
+    z.coerce.number().min(1, "must be at least 1 second").max(60).default(5),
+  ),
+  MAX_PENDING_STREAMS: z.preprocess(
+    emptyToUndefined,
+    z.coerce.number().int("must be a whole number").min(1, "must be at least 1").default(50),
+  ),
+  // Twilio's media servers carry many calls each, and a proxy on another machine is one source for all.
+  MAX_STREAMS_PER_SOURCE: z.preprocess(
+    emptyToUndefined,
+    z.coerce.number().int("must be a whole number").min(1, "must be at least 1").default(200),
+  ),
   STREAM_TOKEN_TTL_SECONDS: z.preprocess(
     emptyToUndefined,
     z.coerce.number().int().min(5, "must be at least 5 seconds").max(3600).default(60),

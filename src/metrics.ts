@@ -37,6 +37,7 @@ export interface Metrics {
   droppedTwilioMessages: Counter<"reason">;
   refusedStreams: Counter<"reason">;
   rejectedWebhooks: Counter<"route">;
+  refusedWebhooks: Counter<"route" | "reason">;
   /**
    * Reports an in-process model's queue (requests waiting for it) under `officero_engine_queue_waiting`,
    * read at scrape time so the queue needs no metrics of its own.
@@ -144,7 +145,7 @@ export function createMetrics(): Metrics {
     }),
     refusedStreams: new Counter({
       name: "officero_streams_refused_total",
-      help: "Media streams refused (bad upgrade signature or stream token)",
+      help: "Media streams refused (bad upgrade signature or stream token, no start in time, a stream cap)",
       labelNames: ["reason"],
       registers: [registry],
     }),
@@ -152,6 +153,12 @@ export function createMetrics(): Metrics {
       name: "officero_webhooks_rejected_total",
       help: "Webhook requests answered 403 for a bad or missing X-Twilio-Signature",
       labelNames: ["route"],
+      registers: [registry],
+    }),
+    refusedWebhooks: new Counter({
+      name: "officero_webhooks_refused_total",
+      help: "Webhook requests refused before any signature check, by reason (rate_limited, body_too_large, too_many_parameters)",
+      labelNames: ["route", "reason"],
       registers: [registry],
     }),
     watchEngineQueue: (engine, waiting) => {

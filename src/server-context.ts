@@ -18,4 +18,6 @@ export interface ServerContext {
   /** The calls in progress and their current state (`GET /calls`). */
   liveCalls: { list(): LiveCallView[] };
   engineStatus(): EngineStatus[];
+  /** Runs `fn` after `ms` (a timer; tests pass their own); returns a cancel function. */
+  schedule(ms: number, fn: () => void): () => void;
 }

@@ -2,6 +2,7 @@
  * Builds the Fastify server: routes only, no listening, so tests drive it with `inject` and `injectWS`.
  */
 import formbody from "@fastify/formbody";
+import rateLimit from "@fastify/rate-limit";
 import websocket from "@fastify/websocket";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Config } from "./config.js";
@@ -18,6 +19,7 @@ import type { ServerContext } from "./server-context.js";
 import { MAX_INBOUND_MESSAGE_BYTES } from "./twilio/media-stream-protocol.js";
 import type { CallFactory } from "./twilio/media-stream-session.js";
 import { createStreamTokens, type StreamTokens } from "./twilio/stream-token.js";
+import { parseWebhookForm } from "./twilio/webhook-limits.js";
 
 export interface ServerOptions {
   config: Config;
@@ -32,6 +34,8 @@ export interface ServerOptions {
    * `/health` reports the others as configured.
    */
   liveEngines?: Partial<Record<"llm" | "tts", { current(): LiveEngineState }>>;
+  /** The server's own deadlines (a stream's start); real timers unless a test passes its own. */
+  schedule?: ServerContext["schedule"];
 }
 
 export interface Server {
@@ -58,6 +62,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
         llm: options.liveEngines?.llm?.current(),
         tts: options.liveEngines?.tts?.current(),
       }),
+    schedule: options.schedule ?? realTimer,
     createCall: (start, output, log) => {
       const call = options.createCall(start, output, log);
       active += 1;
@@ -81,7 +86,10 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     loggerInstance: options.logger as FastifyBaseLogger,
     trustProxy: true,
   });
-  await app.register(formbody);
+  // Forms reach only the Twilio webhooks; their parser refuses a form of more parameters than Twilio sends.
+  await app.register(formbody, { parser: parseWebhookForm });
+  // Off by default: the routes that need a budget (the webhooks) carry their own `config.rateLimit`.
+  await app.register(rateLimit, { global: false });
   // A Twilio message is small; anything far larger is refused by the WebSocket layer itself.
   await app.register(websocket, { options: { maxPayload: MAX_INBOUND_MESSAGE_BYTES * 4 } });
   registerTwilioWebhooks(app, context);
@@ -98,4 +106,11 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   };
 
   return { app, context, drain };
+}
+
+function realTimer(ms: number, fn: () => void): () => void {
+  const timer = setTimeout(fn, ms);
+  // A pending deadline alone never keeps the process alive.
+  timer.unref();
+  return () => clearTimeout(timer);
 }

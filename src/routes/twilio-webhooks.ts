@@ -2,14 +2,37 @@
  * The voice webhook (a call comes in: answer with TwiML that opens the media stream) and the status
  * callback (a call ended: its usage record). Both are checked against X-Twilio-Signature when an auth
  * token is configured.
+ *
+ * Before that check, each source address gets a request budget per minute (counted on arrival, before the
+ * body is read) and the body a size and parameter limit (see webhook-limits.ts): what is refused there costs
+ * neither parsing nor an HMAC.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type {
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  RouteShorthandOptions,
+} from "fastify";
+import { sourceAddress } from "../client-address.js";
 import { streamUrl } from "../config.js";
 import type { ServerContext } from "../server-context.js";
 import { isTwilioSignatureValid, signedUrl } from "../twilio/signature.js";
 import { connectStreamTwiml } from "../twilio/twiml.js";
+import { TooManyFormParametersError, WEBHOOK_BODY_LIMIT_BYTES } from "../twilio/webhook-limits.js";
 
 type FormBody = Record<string, string>;
+type WebhookRoute = "voice" | "status";
+type Refusal = "rate_limited" | "body_too_large" | "too_many_parameters";
+
+/** The refusals this file owns; any other error goes on to Fastify's own handler. */
+function refusalReason(error: FastifyError): Refusal | undefined {
+  if (error instanceof TooManyFormParametersError) return "too_many_parameters";
+  if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE") return "body_too_large";
+  // @fastify/rate-limit throws a plain Error carrying the status.
+  if (error.statusCode === 429) return "rate_limited";
+  return undefined;
+}
 
 export function registerTwilioWebhooks(app: FastifyInstance, context: ServerContext): void {
   const { env } = context.config;
@@ -31,7 +54,32 @@ export function registerTwilioWebhooks(app: FastifyInstance, context: ServerCont
     return false;
   };
 
-  app.post("/twilio/voice", async (request, reply) => {
+  /** Each webhook route has its own budget per source. */
+  const guarded = (route: WebhookRoute): RouteShorthandOptions => ({
+    bodyLimit: WEBHOOK_BODY_LIMIT_BYTES,
+    config: {
+      rateLimit: {
+        max: env.WEBHOOK_RATE_LIMIT_PER_MINUTE,
+        timeWindow: 60_000,
+        keyGenerator: sourceAddress,
+      },
+    },
+    errorHandler: (error: FastifyError, request, reply) => {
+      const reason = refusalReason(error);
+      if (!reason) throw error;
+      context.metrics.refusedWebhooks.inc({ route, reason });
+      request.log.warn(
+        { route, reason, source: sourceAddress(request) },
+        `refused webhook: ${error.message}`,
+      );
+      return reply
+        .code(error.statusCode ?? 400)
+        .type("text/plain")
+        .send(`${error.message}\n`);
+    },
+  });
+
+  app.post("/twilio/voice", guarded("voice"), async (request, reply) => {
     if (!verified(request, reply, "voice")) return reply;
     const body = formBody(request.body);
     const callSid = body.CallSid;
@@ -51,7 +99,7 @@ export function registerTwilioWebhooks(app: FastifyInstance, context: ServerCont
     return reply.type("text/xml").send(twiml);
   });
 
-  app.post("/twilio/status", async (request, reply) => {
+  app.post("/twilio/status", guarded("status"), async (request, reply) => {
     if (!verified(request, reply, "status")) return reply;
     const body = formBody(request.body);
     request.log.info(

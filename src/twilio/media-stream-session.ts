@@ -57,8 +57,18 @@ export interface MediaStreamSessionOptions {
   createCall: CallFactory;
   /** When set, `start.customParameters.token` must be a valid token for `start.callSid`. */
   tokens?: StreamTokens;
-  /** Told of every dropped message and refused stream (metrics). */
-  observer?: { dropped(kind: DropKind): void; refused(reason: string): void };
+  /** Told of every dropped message and refused stream (metrics), and of the call starting. */
+  observer?: {
+    dropped(kind: DropKind): void;
+    refused(reason: string): void;
+    started?(): void;
+    timedOut?(): void;
+  };
+  /**
+   * When set, a stream that has not started a call when this fires is closed: a socket that says nothing
+   * holds a file descriptor for nothing. Returns a cancel function.
+   */
+  startDeadline?: (onExpired: () => void) => () => void;
 }
 
 /** After this many bad messages on one stream, further ones are counted, not logged line by line. */
@@ -96,6 +106,12 @@ export function handleMediaStream(options: MediaStreamSessionOptions): void {
   let closed = false;
   let stopped = false;
   let badMessages = 0;
+  const cancelStartDeadline = options.startDeadline?.(() => {
+    if (call || closed) return;
+    options.observer?.timedOut?.();
+    log.warn("closed media stream: no start message in time");
+    socket.close(CLOSE_POLICY_VIOLATION, "no start");
+  });
   // One buffer for every inbound frame of this stream: the audio path allocates nothing per frame.
   const frame = Buffer.allocUnsafe(MAX_FRAME_BYTES);
 
@@ -170,6 +186,8 @@ export function handleMediaStream(options: MediaStreamSessionOptions): void {
         output,
         log,
       );
+      cancelStartDeadline?.();
+      options.observer?.started?.();
     } catch (error) {
       log.error({ err: error }, "could not start the call; closing its stream");
       socket.close(1011, "internal error");
@@ -218,6 +236,7 @@ export function handleMediaStream(options: MediaStreamSessionOptions): void {
 
   socket.on("close", (code) => {
     closed = true;
+    cancelStartDeadline?.();
     log.info({ code, badMessages }, "media stream closed");
     if (!call) return;
     try {

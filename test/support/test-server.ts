@@ -2,7 +2,7 @@ import { Writable } from "node:stream";
 import { WebSocket } from "ws";
 import { type Config, loadConfig } from "../../src/config.js";
 import { createLogger } from "../../src/logger.js";
-import { buildServer, type Server } from "../../src/server.js";
+import { buildServer, type Server, type ServerOptions } from "../../src/server.js";
 import type {
   CallFactory,
   CallHandler,
@@ -60,12 +60,14 @@ export class RecordingCall implements CallHandler {
 export async function startTestServer(
   env: Record<string, string> = {},
   createCall?: CallFactory,
+  extra: Pick<ServerOptions, "schedule"> = {},
 ): Promise<{ server: Server; logs: LogCapture; calls: RecordingCall[]; config: Config }> {
   const config = testConfig(env);
   const logs = new LogCapture();
   const calls: RecordingCall[] = [];
   const logger = createLogger({ level: "debug", secrets: config.secrets, destination: logs });
   const server = await buildServer({
+    ...extra,
     config,
     logger,
     createCall:
