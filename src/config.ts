@@ -23,6 +23,8 @@ export const VARIABLE_PURPOSE: Record<string, string> = {
   PUBLIC_URL: "the https base URL Twilio reaches this server at (the stream URL is its wss:// form)",
   LOG_LEVEL: "how much the server logs (fatal, error, warn, info, debug, trace, silent)",
   LOG_TRANSCRIPTS: "whether caller and agent words appear in info logs (false redacts them)",
+  LOG_PHONE_NUMBERS:
+    "whether webhook log lines show callers' numbers whole (false: only the last two digits)",
   TWILIO_ACCOUNT_SID: "the Twilio account, needed for REST calls (hang up, transfer)",
   TWILIO_AUTH_TOKEN: "verifies Twilio's webhook signatures and authenticates REST calls",
   TWILIO_PHONE_NUMBER: "the Twilio number callers dial (informational)",
@@ -114,6 +116,7 @@ const schema = z.object({
     z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   ),
   LOG_TRANSCRIPTS: boolean(true),
+  LOG_PHONE_NUMBERS: boolean(false),
   TWILIO_ACCOUNT_SID: z.preprocess(
     emptyToUndefined,
     z

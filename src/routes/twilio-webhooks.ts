@@ -16,6 +16,7 @@ import type {
 } from "fastify";
 import { sourceAddress } from "../client-address.js";
 import { streamUrl } from "../config.js";
+import { loggablePhoneNumber } from "../phone-number-privacy.js";
 import type { ServerContext } from "../server-context.js";
 import { isTwilioSignatureValid, signedUrl } from "../twilio/signature.js";
 import { connectStreamTwiml } from "../twilio/twiml.js";
@@ -89,7 +90,11 @@ export function registerTwilioWebhooks(app: FastifyInstance, context: ServerCont
     }
     const log = request.log.child({ callSid });
     log.info(
-      { from: body.From, to: body.To, direction: body.Direction },
+      {
+        from: loggablePhoneNumber(body.From, env.LOG_PHONE_NUMBERS),
+        to: loggablePhoneNumber(body.To, env.LOG_PHONE_NUMBERS),
+        direction: body.Direction,
+      },
       "incoming call: answering with a media stream",
     );
     const twiml = connectStreamTwiml({
@@ -105,8 +110,8 @@ export function registerTwilioWebhooks(app: FastifyInstance, context: ServerCont
     request.log.info(
       {
         callSid: body.CallSid,
-        from: body.From,
-        to: body.To,
+        from: loggablePhoneNumber(body.From, env.LOG_PHONE_NUMBERS),
+        to: loggablePhoneNumber(body.To, env.LOG_PHONE_NUMBERS),
         callStatus: body.CallStatus,
         callDuration: body.CallDuration === undefined ? undefined : Number(body.CallDuration),
       },

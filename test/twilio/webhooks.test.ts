@@ -67,6 +67,31 @@ describe("POST /twilio/voice", () => {
     expect(metrics).toContain('officero_webhooks_rejected_total{route="voice"} 1');
   });
 
+  it("logs the caller's and the dialled numbers masked, and whole only with LOG_PHONE_NUMBERS=true", async () => {
+    const masked = await startTestServer();
+    server = masked.server;
+    await post(server, "/twilio/voice", params);
+    const line = masked.logs.raw.find((raw) => raw.includes("incoming call"));
+    expect(line).toContain('"from":"+•••••••••00"');
+    expect(masked.logs.raw.join("\n")).not.toContain("5551230000");
+    expect(masked.logs.raw.join("\n")).not.toContain("5559870000");
+    await server.app.close();
+
+    const whole = await startTestServer({ LOG_PHONE_NUMBERS: "true" });
+    server = whole.server;
+    await post(server, "/twilio/voice", params);
+    expect(whole.logs.raw.find((raw) => raw.includes("incoming call"))).toContain('"from":"+15551230000"');
+  });
+
+  it("keeps numbers out of the status callback's log line", async () => {
+    const started = await startTestServer();
+    server = started.server;
+    await post(server, "/twilio/status", { ...params, CallStatus: "completed", CallDuration: "42" });
+    const line = started.logs.raw.find((raw) => raw.includes("call status"));
+    expect(line).toContain('"callDuration":42');
+    expect(line).not.toContain("5551230000");
+  });
+
   it("accepts unsigned webhooks only when no auth token is configured", async () => {
     const started = await startTestServer();
     server = started.server;
