@@ -2,7 +2,7 @@
  * Where a request came from, judged without believing what a client says about itself.
  *
  * The server trusts proxy headers (`trustProxy`), so Fastify's `request.ip` is the leftmost
- * X-Forwarded-For entry: whatever the client wrote there. Limits and the loopback-only modes read the socket
+ * X-Forwarded-For entry: whatever the client wrote there. Per-source limits read the socket
  * instead, and take a forwarded address only from a proxy on this machine (a loopback peer), and then only
  * the entry that proxy appended itself (the last one). Behind a proxy on another machine every request
  * counts as coming from that proxy.
@@ -18,16 +18,7 @@ export function sourceAddress(request: RequestLike): string {
   return isLoopbackAddress(peer) && forwarded.length > 0 ? (forwarded.at(-1) as string) : peer;
 }
 
-/**
- * True when the request and every hop it was forwarded through are on this machine: a local proxy that
- * forwards an outside client's request does not make it local, nor does a client that writes
- * `X-Forwarded-For: 127.0.0.1` itself.
- */
-export function isLoopbackClient(request: RequestLike): boolean {
-  return [peerAddress(request), ...forwardedChain(request)].every(isLoopbackAddress);
-}
-
-export function isLoopbackAddress(address: string): boolean {
+function isLoopbackAddress(address: string): boolean {
   const v4 = address.startsWith("::ffff:") ? address.slice("::ffff:".length) : address;
   return /^127(\.\d{1,3}){3}$/.test(v4) || address === "::1";
 }

@@ -97,9 +97,6 @@ export class EmbeddedLlmClient implements LlmClient {
     return this.queue.running;
   }
 
-  /** The model is loaded once this client exists; `/health` asks anyway so every LLM answers alike. */
-  async probe(): Promise<void> {}
-
   async *stream(request: Parameters<LlmClient["stream"]>[0]): AsyncIterable<LlmChunk> {
     const requestNumber = ++this.requests;
     // Our own controller as well as the caller's: a consumer that stops reading (break, return) must stop
