@@ -23,11 +23,14 @@ export const realClock: ReadableClock = {
   now: () => performance.now(),
 };
 
-export interface CreateCallActorOptions extends Omit<CallInput, "audioInlet"> {
+export interface CreateCallActorOptions extends Omit<CallInput, "audioInlet" | "now"> {
   /** Defaults to a fresh inlet; pass one to push audio before you hold the actor. */
   audioInlet?: AudioInlet;
-  /** The actor clock: every timer of the call runs on it. Defaults to the real one; replay passes a SimulatedClock. */
-  clock?: CallClock;
+  /**
+   * The actor clock: every timer of the call runs on it, and the call reads the time from it. Defaults to the
+   * real one; replay passes a simulated one.
+   */
+  clock?: ReadableClock;
   /** Sees every event, transition and child actor (the Stately inspector, a tape recorder). */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 }
@@ -37,10 +40,10 @@ export function createCallActor(options: CreateCallActorOptions): {
   actor: CallActor;
   audioInlet: AudioInlet;
 } {
-  const { clock, inspect, audioInlet = createAudioInlet(), ...input } = options;
+  const { clock = realClock, inspect, audioInlet = createAudioInlet(), ...input } = options;
   const actor = createActor(callMachine, {
-    input: { ...input, audioInlet },
-    ...(clock ? { clock } : {}),
+    input: { ...input, audioInlet, now: () => clock.now() },
+    clock,
     ...(inspect ? { inspect } : {}),
   });
   return { actor, audioInlet };

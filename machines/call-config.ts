@@ -55,6 +55,15 @@ export interface CallConfig {
    * case, punctuation and hyphens ignored; an utterance made only of these is a backchannel.
    */
   backchannels: readonly string[];
+  /**
+   * Speech that cut the agent before any word was recognised, and then brings no word (or only backchannels)
+   * by its end or within this long, was a cough, a door or someone in the room: the agent resumes from the
+   * start of the clause the caller cut into. null: never resume (the agent waits for the caller instead).
+   * 2000 ms, as LiveKit Agents' `false_interruption_timeout`: a VAD-segmented Whisper brings a short
+   * utterance's words within about a second of its end. Only speech without words can cut the agent when
+   * `bargeInSpeechMs` is set, so with Deepgram (null) this never applies.
+   */
+  falseInterruptionTimeoutMs: number | null;
 
   // Silence and limits --------------------------------------------------------------------------------------
   /** Caller silence after the agent finished before the agent reprompts. */
@@ -120,6 +129,7 @@ export const defaultCallConfig: CallConfig = {
     "uh",
     "um",
   ],
+  falseInterruptionTimeoutMs: 2000,
   idleRepromptMs: 8000,
   maxReprompts: 2,
   maxCallDurationMs: 15 * 60 * 1000,
@@ -176,6 +186,14 @@ export function validateCallConfig(config: CallConfig): CallConfig {
   ) {
     problems.push(
       `bargeInSpeechMs must be null or a positive number of milliseconds (got ${config.bargeInSpeechMs})`,
+    );
+  }
+  if (
+    config.falseInterruptionTimeoutMs !== null &&
+    !(Number.isFinite(config.falseInterruptionTimeoutMs) && config.falseInterruptionTimeoutMs > 0)
+  ) {
+    problems.push(
+      `falseInterruptionTimeoutMs must be null or a positive number of milliseconds (got ${config.falseInterruptionTimeoutMs})`,
     );
   }
   if (!Number.isInteger(config.maxReprompts) || config.maxReprompts < 0) {

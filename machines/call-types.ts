@@ -16,6 +16,7 @@ import type {
   ToolSpec,
   TtsEngine,
 } from "./engines.js";
+import type { HeardSpeech } from "./heard-speech.js";
 import type { PhraseCache } from "./phrase-cache.js";
 import type { PlaybackLedger } from "./playback-ledger.js";
 import type { SpeechEvent } from "./speech.actor.js";
@@ -40,6 +41,8 @@ export interface CallInput {
   /** Prepared audio of the fixed phrases; without it (or on a miss) they are synthesized live. */
   phrases?: PhraseCache;
   log?: CallLog;
+  /** The actor clock's reading in ms (`createCallActor` passes its clock's), for the playback timeline. */
+  now: () => number;
 }
 
 /** What the stream route sends the call actor, one event per Twilio message (audio goes to the inlet). */
@@ -77,8 +80,13 @@ export type CallEmitted =
   | { type: "turnTaken"; turn: number; text: string }
   /** The first audio of the reply to `turn` went out (turn latency = this minus `turnTaken`). */
   | { type: "replyAudioStarted"; turn: number }
-  /** The caller interrupted: `heard` of `sent` segments were proved played before the clear. */
-  | { type: "bargeIn"; turn: number; heard: number; sent: number }
+  /**
+   * The caller interrupted: `heard` of `sent` segments were proved played before the clear, and
+   * `estimatedWords` more words are estimated to have played before the caller started talking.
+   */
+  | { type: "bargeIn"; turn: number; heard: number; sent: number; estimatedWords: number }
+  /** The interruption held no words: the agent says again what the caller did not hear. */
+  | { type: "resumed"; turn: number }
   | { type: "engineFailed"; engine: EngineError["engine"]; kind: EngineError["kind"]; message: string }
   | { type: "callEnded"; reason: EndReason };
 
@@ -111,6 +119,8 @@ export interface CallDeps {
   readonly audioInlet: AudioInlet;
   readonly phrases: PhraseCache | undefined;
   readonly log: CallLog | undefined;
+  /** The actor clock (ms): when audio went out and marks came back, for `heard-speech.ts`. */
+  readonly now: () => number;
 }
 
 export interface CallContext {
@@ -120,11 +130,18 @@ export interface CallContext {
   readonly tools: ToolSpec[];
   callSid: string;
   streamSid: string;
+  /** When Twilio's `start` came (actor clock ms): stream time 0 of the recogniser's timestamps, roughly. */
+  streamStartedAt: number;
   /** Numbers every speech producer; events and marks of an earlier one are recognised and ignored. */
   generation: number;
   /** Caller turns taken so far (0 during the greeting). */
   turn: number;
   playback: PlaybackLedger;
+  /**
+   * What the caller had heard of the utterance they just cut, kept while the call waits to learn whether the
+   * interruption held words (call.machine.ts `interrupted`); null otherwise.
+   */
+  cut: HeardSpeech | null;
   caller: CallerSpeech;
   /** The caller's words the agent is answering, until the answer is heard (then they join the history). */
   answering: string;

@@ -14,8 +14,11 @@
  *       error | first-token timeout | reply silence ─▶ apologizing ─ drained ─▶ listening
  *       end_call ─▶ hangingUp
  *       transfer_call ─▶ transferring { announcing ─ drained ─▶ dialing (REST) } ─▶ ended
- *     greeting | speaking | reprompting | apologizing
- *       ─ barge-in ─▶ interrupted (clear; keep only what was heard) ─▶ listening
+ *     greeting | speaking | reprompting | apologizing | resuming
+ *       ─ barge-in ─▶ interrupted (clear; cut where the caller's ear was) ─ words | keys ─▶ listening
+ *         interrupted ─ speech without words (resume on) ─▶ awaitingWords
+ *           ─ words ─▶ listening.hearing
+ *           ─ speech ended without words | falseInterruptionTimeout ─▶ resuming ─ drained ─▶ listening
  *       (barge-in: enough words that are not only backchannels, or, with a noise-proof VAD, speech that
  *       lasts `bargeInSpeechMs` and has no word yet or not only backchannels)
  *   hangingUp { sayingGoodbye ─ drained ─▶ endingCall (REST) } ─▶ ended
@@ -35,8 +38,15 @@ import { and } from "xstate";
 import { call, phrase, speechInput } from "./call.setup.js";
 import type { CallConfig } from "./call-config.js";
 import { callTools } from "./call-tools.js";
+import type { CallContext } from "./call-types.js";
 import { silentCaller } from "./caller-speech.js";
 import { emptyLedger } from "./playback-ledger.js";
+import type { SpeechSource } from "./speech.actor.js";
+
+/** A fixed phrase of the call config the caller may interrupt. */
+function interruptiblePhrase(text: (config: CallConfig) => string) {
+  return interruptibleSpeech(({ config }) => phrase(text(config)), "speaking a phrase");
+}
 
 /** Barge-in, shared by every state in which the agent's voice may be heard and cut. */
 const whileAgentSpeaks = call.createStateConfig({
@@ -56,26 +66,23 @@ const whileAgentSpeaks = call.createStateConfig({
   },
 });
 
-/** A fixed phrase the caller may interrupt; once heard, the call listens again. */
-function interruptiblePhrase(text: (config: CallConfig) => string) {
+/** Words the caller may interrupt (a fixed phrase, or a resume); once heard, the call listens again. */
+function interruptibleSpeech(source: (context: CallContext) => SpeechSource, during: string) {
   return call.createStateConfig({
     entry: ["startSpeech", "armSpeechBargeIn"],
     exit: ["stopSpeech", "disarmSpeechBargeIn"],
-    invoke: { src: "speech", input: ({ context }) => speechInput(context, phrase(text(context.config))) },
+    invoke: { src: "speech", input: ({ context }) => speechInput(context, source(context)) },
     always: {
       guard: "playbackDrained",
       target: "#call.active.listening",
-      actions: { type: "commitPlayback", params: { interrupted: false } },
+      actions: "commitPlayback",
     },
     on: {
       ...whileAgentSpeaks.on,
       "speech.failed": {
         guard: "isCurrentSpeech",
         target: "#call.active.listening",
-        actions: [
-          { type: "reportFailure", params: { during: "speaking a phrase" } },
-          { type: "commitPlayback", params: { interrupted: false } },
-        ],
+        actions: [{ type: "reportFailure", params: { during } }, "commitPlayback"],
       },
     },
   });
@@ -90,7 +97,7 @@ function farewellPhrase(text: (config: CallConfig) => string, next: string) {
     always: {
       guard: "playbackDrained",
       target: next,
-      actions: { type: "commitPlayback", params: { interrupted: false } },
+      actions: "commitPlayback",
     },
     after: {
       farewellMarkTimeout: {
@@ -115,14 +122,22 @@ export const callMachine = call.createMachine({
   id: "call",
   context: ({ input }) => ({
     callId: input.callId,
-    deps: { engines: input.engines, audioInlet: input.audioInlet, phrases: input.phrases, log: input.log },
+    deps: {
+      engines: input.engines,
+      audioInlet: input.audioInlet,
+      phrases: input.phrases,
+      log: input.log,
+      now: input.now,
+    },
     config: input.config,
     tools: callTools(input.config),
     callSid: "",
     streamSid: "",
+    streamStartedAt: 0,
     generation: 0,
     turn: 0,
     playback: emptyLedger,
+    cut: null,
     caller: silentCaller,
     answering: "",
     history: [],
@@ -156,6 +171,7 @@ export const callMachine = call.createMachine({
     },
     "twilio.mark": { actions: "acknowledgeMark" },
     // Whatever state the agent is in, the current producer's audio goes out and its segments get marks.
+    "speech.queued": { guard: "isCurrentSpeech", actions: "queueSegment" },
     "speech.synthesizing": { guard: "isCurrentSpeech", actions: "armTtsWatchdog" },
     "speech.audio": { guard: "isCurrentSpeech", actions: "playAudio" },
     "speech.segment": { guard: "isCurrentSpeech", actions: "closeSegment" },
@@ -370,7 +386,7 @@ export const callMachine = call.createMachine({
               always: {
                 guard: "playbackDrained",
                 target: "#call.active.listening",
-                actions: { type: "commitPlayback", params: { interrupted: false } },
+                actions: "commitPlayback",
               },
               on: whileAgentSpeaks.on,
               initial: "playing",
@@ -401,13 +417,80 @@ export const callMachine = call.createMachine({
         /** A failure or timeout: say sorry (after whatever was already sent) instead of leaving dead air. */
         apologizing: interruptiblePhrase((config) => config.phrases.apology),
 
-        /** Barge-in: clear Twilio's buffer, keep only what was heard, and listen to the caller. */
+        /**
+         * Barge-in: clear Twilio's buffer and cut the utterance where the caller's ear was when they started
+         * talking. Words, or keys, make it a turn of theirs: what they heard joins the history, and the call
+         * listens. Speech that cut in before any word may be a cough or a door: the call waits for its words.
+         */
         interrupted: {
-          entry: "clearPlayback",
-          always: [
-            { guard: "callerPressedKeys", target: "listening.collectingDigits" },
-            { target: "listening" },
-          ],
+          entry: "cutPlayback",
+          initial: "deciding",
+          states: {
+            deciding: {
+              always: [
+                {
+                  guard: "callerPressedKeys",
+                  target: "#call.active.listening.collectingDigits",
+                  actions: "commitCut",
+                },
+                { guard: "mayResume", target: "awaitingWords" },
+                { target: "#call.active.listening", actions: "commitCut" },
+              ],
+            },
+            /**
+             * Words that pass the barge-in gate make it a real interruption; an utterance that ends without
+             * any (or with only backchannels), or `falseInterruptionTimeoutMs` without them, was not meant for
+             * the agent, who resumes.
+             */
+            awaitingWords: {
+              on: {
+                "stt.interim": [
+                  {
+                    guard: "bargesIn",
+                    target: "#call.active.listening.hearing",
+                    actions: ["commitCut", "hearCaller"],
+                  },
+                  { actions: "hearCaller" },
+                ],
+                "stt.final": [
+                  {
+                    guard: "bargesIn",
+                    target: "#call.active.listening.hearing",
+                    actions: ["commitCut", "hearCaller"],
+                  },
+                  { actions: "hearCaller" },
+                ],
+                "stt.speechEnded": [
+                  { guard: "heardOnlyNoise", target: "#call.active.resuming", actions: "dropUtterance" },
+                  { target: "#call.active.listening", actions: ["commitCut", "endUtterance"] },
+                ],
+                "twilio.dtmf": {
+                  guard: "isKeyPress",
+                  target: "#call.active.listening.collectingDigits",
+                  actions: ["commitCut", "pressKey"],
+                },
+              },
+              after: {
+                falseInterruptionTimeout: [
+                  { guard: "heardOnlyNoise", target: "#call.active.resuming", actions: "dropUtterance" },
+                  { target: "#call.active.listening", actions: "commitCut" },
+                ],
+              },
+            },
+          },
+        },
+
+        /**
+         * After a false interruption: the cut utterance again, from the start of the segment the caller cut
+         * into (a clause or sentence, so it restarts on a natural boundary), to the last segment it had. Its
+         * history entry is one assistant turn: what was heard before the cut, then what is heard now.
+         */
+        resuming: {
+          ...interruptibleSpeech(
+            ({ cut }) => ({ kind: "resume", text: cut?.unheard ?? "" }),
+            "resuming after a false interruption",
+          ),
+          entry: ["resumeCut", "startSpeech", "armSpeechBargeIn"],
         },
 
         transferring: {
@@ -459,7 +542,8 @@ export const callMachine = call.createMachine({
 
     ended: {
       type: "final",
-      entry: ["closeStream", "emitCallEnded"],
+      // A cut still waiting to learn whether it was meant is history all the same: the caller heard it.
+      entry: ["commitCut", "closeStream", "emitCallEnded"],
     },
   },
   output: ({ context }) => ({ reason: context.endReason ?? "callerHungUp", history: context.history }),

@@ -5,7 +5,7 @@
 import { assertEvent, assign, cancel, emit, enqueueActions, sendTo, setup } from "xstate";
 import type { CallConfig } from "./call-config.js";
 import { type CallTimeout, failureOf, failureReport, safely, ttsTimeout } from "./call-failures.js";
-import { commitHeard } from "./call-history.js";
+import { commitCut, commitPlayed } from "./call-history.js";
 import { requestedAction } from "./call-tools.js";
 import type {
   CallContext,
@@ -34,18 +34,24 @@ import {
   type TranscriptResult,
   takeTurn,
   utteranceText,
+  withOnset,
 } from "./caller-speech.js";
+import { heardAt } from "./heard-speech.js";
 import {
   acknowledge,
+  emptyLedger,
   hasUnplayedAudio,
   isDrained,
   isStarved,
   markName,
+  resumedLedger,
   startProducing,
   stopProducing,
   unplayedAudioMs,
   withAudio,
+  withQueued,
   withSegment,
+  withText,
 } from "./playback-ledger.js";
 import { type SpeechInput, type SpeechSource, speechActor } from "./speech.actor.js";
 import { type SttRequest, sttActor } from "./stt.actor.js";
@@ -81,6 +87,23 @@ export function phrase(text: string): SpeechSource {
   return { kind: "phrase", text };
 }
 
+/**
+ * The most a recogniser's speech start or first word lags the audio it dates (a VAD confirms speech after
+ * 250 ms; Deepgram's words come within about a second). A stream time mapped further back than this means the
+ * two clocks drifted apart (a reconnected recogniser restarts its stream time), and arrival time is used.
+ */
+const MAX_RECOGNISER_LAG_MS = 1500;
+
+/**
+ * The actor-clock time of a recogniser timestamp (stream seconds), from when Twilio's `start` came, never
+ * later than now nor earlier than `MAX_RECOGNISER_LAG_MS` ago.
+ */
+function clockTimeOf(context: CallContext, streamSeconds: number): number {
+  const now = context.deps.now();
+  const mapped = context.streamStartedAt + streamSeconds * 1000;
+  return Math.min(now, Math.max(mapped, now - MAX_RECOGNISER_LAG_MS));
+}
+
 function isFromCurrentSpeech(context: CallContext, event: CallMachineEvent): boolean {
   return "generation" in event && event.generation === context.generation;
 }
@@ -112,6 +135,7 @@ export const call = setup({
     /** Counted from the start of the farewell, on top of the audio still queued before it. */
     farewellMarkTimeout: ({ context }) =>
       context.config.farewellMarkTimeoutMs + unplayedAudioMs(context.playback),
+    falseInterruptionTimeout: ({ context }) => context.config.falseInterruptionTimeoutMs ?? 0,
   },
   guards: {
     isCurrentSpeech: ({ context, event }) => isFromCurrentSpeech(context, event),
@@ -153,16 +177,30 @@ export const call = setup({
       const words = normalizeWords(utteranceText(context.caller));
       return words.length === 0 || !isBackchannel(context.config)(words);
     },
+    /**
+     * The caller's speech cut the agent before any word came, resuming is on, and something was left unsaid:
+     * whether the speech held words decides between listening and resuming.
+     */
+    mayResume: ({ context }) =>
+      context.config.falseInterruptionTimeoutMs !== null &&
+      context.cut !== null &&
+      context.cut.unheard !== "" &&
+      normalizeWords(utteranceText(context.caller)).length === 0,
+    /** The interrupting utterance brought no word, or only backchannels: it was not meant for the agent. */
+    heardOnlyNoise: ({ context }) => {
+      const words = normalizeWords(utteranceText(context.caller));
+      return words.length === 0 || isBackchannel(context.config)(words);
+    },
   },
   actions: {
-    rememberCall: assign(({ event }) => {
+    rememberCall: assign(({ context, event }) => {
       assertEvent(event, "twilio.start");
-      return { callSid: event.callSid, streamSid: event.streamSid };
+      return { callSid: event.callSid, streamSid: event.streamSid, streamStartedAt: context.deps.now() };
     }),
     acknowledgeMark: assign({
       playback: ({ context, event }) => {
         assertEvent(event, "twilio.mark");
-        return acknowledge(context.playback, event.name);
+        return acknowledge(context.playback, event.name, context.deps.now());
       },
     }),
 
@@ -175,10 +213,21 @@ export const call = setup({
       enqueue.cancel(TTS_WATCHDOG);
       enqueue.assign({ playback: stopProducing(context.playback) });
     }),
-    /** TTS owes audio: if none comes within `ttsTimeoutMs`, the producer counts as failed. */
-    armTtsWatchdog: enqueueActions(({ context, enqueue }) => {
+    /**
+     * TTS is speaking a segment: the ledger learns its words, and audio is owed: if none comes within
+     * `ttsTimeoutMs`, the producer counts as failed.
+     */
+    armTtsWatchdog: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, "speech.synthesizing");
+      enqueue.assign({ playback: withText(context.playback, event.text) });
       enqueue.cancel(TTS_WATCHDOG);
       enqueue.raise(ttsTimeout(context), { id: TTS_WATCHDOG, delay: context.config.ttsTimeoutMs });
+    }),
+    queueSegment: assign({
+      playback: ({ context, event }) => {
+        assertEvent(event, "speech.queued");
+        return withQueued(context.playback, event.text);
+      },
     }),
     /**
      * Sends the audio now (and counts what the producer streamed before it); more of this segment is owed
@@ -188,7 +237,8 @@ export const call = setup({
       assertEvent(event, "speech.audio");
       const { telephony } = context.deps.engines;
       enqueue(safely(context, "sending media", () => telephony.sendMedia(event.audio)));
-      enqueue.assign({ playback: withAudio(context.playback, event.streamedBytes + event.audio.length) });
+      const bytes = event.streamedBytes + event.audio.length;
+      enqueue.assign({ playback: withAudio(context.playback, bytes, context.deps.now()) });
       enqueue.cancel(TTS_WATCHDOG);
       enqueue.raise(ttsTimeout(context), { id: TTS_WATCHDOG, delay: context.config.ttsTimeoutMs });
     }),
@@ -203,8 +253,9 @@ export const call = setup({
       });
       enqueue.cancel(TTS_WATCHDOG);
       enqueue(safely(context, "sending a mark", () => telephony.sendMark(mark)));
-      const playback = withAudio(context.playback, event.streamedBytes);
-      enqueue.assign({ playback: withSegment(playback, event.text, mark) });
+      const now = context.deps.now();
+      const playback = withAudio(context.playback, event.streamedBytes, now);
+      enqueue.assign({ playback: withSegment(playback, event.text, mark, now) });
     }),
     finishSpeech: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, "speech.done");
@@ -229,10 +280,18 @@ export const call = setup({
     hearCaller: assign({
       caller: ({ context, event }) => {
         assertWords(event);
-        return hear(context.caller, transcriptOf(event));
+        const heard = hear(context.caller, transcriptOf(event));
+        return heard === context.caller || event.text.trim() === ""
+          ? heard
+          : withOnset(heard, clockTimeOf(context, event.start));
       },
     }),
-    startUtterance: assign({ caller: ({ context }) => startUtterance(context.caller) }),
+    startUtterance: assign({
+      caller: ({ context, event }) => {
+        assertEvent(event, "stt.speechStarted");
+        return startUtterance(context.caller, clockTimeOf(context, event.at));
+      },
+    }),
     endUtterance: assign({ caller: ({ context }) => endUtterance(context.caller) }),
     /** An utterance under the agent's voice that ended without interrupting it is forgotten. */
     dropUtterance: assign({ caller: ({ context }) => dropUtterance(context.caller) }),
@@ -269,18 +328,23 @@ export const call = setup({
     countReprompt: assign({ reprompts: ({ context }) => context.reprompts + 1 }),
 
     // History ---------------------------------------------------------------------------------------------
-    commitPlayback: assign(({ context }, params: { interrupted: boolean }) =>
-      commitHeard(context, params.interrupted),
-    ),
-    /** Barge-in: Twilio drops what it still holds; its echoes of the dropped marks will prove nothing. */
-    clearPlayback: enqueueActions(({ context, enqueue }) => {
+    /** The utterance played to its end (or what the marks prove of it, when its producer failed). */
+    commitPlayback: assign(({ context }) => ({ ...commitPlayed(context), cut: null })),
+    /**
+     * Barge-in: Twilio drops what it still holds (its echoes of the dropped marks will prove nothing), and the
+     * cut is placed where the caller's ear was when they started talking (`heard-speech.ts`), kept until the
+     * call knows whether the interruption held words (`commitCut`, or a resume).
+     */
+    cutPlayback: enqueueActions(({ context, enqueue }) => {
       const { playback } = context;
       const { engines, log } = context.deps;
+      const cut = heardAt(playback, context.caller.onset ?? context.deps.now());
       enqueue.emit({
         type: "bargeIn",
         turn: context.turn,
         heard: playback.played,
         sent: playback.segments.length,
+        estimatedWords: cut.estimatedWords,
       });
       if (hasUnplayedAudio(playback))
         enqueue(safely(context, "sending clear", () => engines.telephony.sendClear()));
@@ -288,9 +352,23 @@ export const call = setup({
         callId: context.callId,
         heardSegments: playback.played,
         sentSegments: playback.segments.length,
+        estimatedWords: cut.estimatedWords,
       };
       enqueue(() => log?.("info", "the caller interrupted the agent", details));
-      enqueue.assign(commitHeard(context, true));
+      enqueue.assign({ cut, playback: emptyLedger });
+    }),
+    /** The interruption was meant: what the caller heard of the cut utterance joins the history. */
+    commitCut: assign(({ context }) =>
+      context.cut === null ? {} : { ...commitCut(context, context.cut), cut: null },
+    ),
+    /** The interruption held no words: the agent goes on from the segment the caller cut into. */
+    resumeCut: enqueueActions(({ context, enqueue }) => {
+      const heardBefore = context.cut?.upToCutSegment ?? "";
+      const { callId, turn } = context;
+      const { log } = context.deps;
+      enqueue.assign({ playback: resumedLedger(heardBefore) });
+      enqueue.emit({ type: "resumed", turn });
+      enqueue(() => log?.("info", "the interruption held no words; the agent goes on", { callId }));
     }),
 
     // Reporting and ending ----------------------------------------------------------------------------------

@@ -25,6 +25,11 @@ export interface CallerSpeech {
   readonly digits: readonly string[];
   /** The recogniser said the caller's speech started, and has not yet said it ended. */
   readonly speaking: boolean;
+  /**
+   * When the utterance in progress began (actor clock ms): its speech start, else its first words. Where the
+   * agent's voice is cut in the history when this utterance interrupts it. null between utterances.
+   */
+  readonly onset: number | null;
 }
 
 export const silentCaller: CallerSpeech = {
@@ -35,6 +40,7 @@ export const silentCaller: CallerSpeech = {
   consumedUntil: 0,
   digits: [],
   speaking: false,
+  onset: null,
 };
 
 export interface TranscriptResult {
@@ -65,9 +71,14 @@ export function bringsNewWords(speech: CallerSpeech, result: TranscriptResult): 
   return result.text.trim() !== "" && hear(speech, result) !== speech;
 }
 
-/** The caller started speaking (words may come later, or never: a cough). */
-export function startUtterance(speech: CallerSpeech): CallerSpeech {
-  return speech.speaking ? speech : { ...speech, speaking: true };
+/** The caller started speaking at `at` (words may come later, or never: a cough). */
+export function startUtterance(speech: CallerSpeech, at: number): CallerSpeech {
+  return speech.speaking ? speech : { ...withOnset(speech, at), speaking: true };
+}
+
+/** The utterance in progress began at `at`, unless an earlier start is already known. */
+export function withOnset(speech: CallerSpeech, at: number): CallerSpeech {
+  return speech.onset === null ? { ...speech, onset: at } : speech;
 }
 
 /**
@@ -89,6 +100,7 @@ export function dropUtterance(speech: CallerSpeech): CallerSpeech {
     interim: "",
     interimEnd: 0,
     speaking: false,
+    onset: null,
     consumedUntil:
       speech.interim === "" ? speech.consumedUntil : Math.max(speech.consumedUntil, speech.interimEnd),
   };

@@ -3,7 +3,10 @@
  *
  * The first segment ends as early as a clause boundary allows (a comma, semicolon, colon or dash once the
  * segment holds `minFirstSegmentChars`), so the caller hears the start of the answer while the rest is still
- * being generated; later segments end at sentence ends, where a TTS voice phrases best.
+ * being generated; later segments end at sentence ends, where a TTS voice phrases best, except that a long
+ * sentence is also cut at a clause boundary once the segment holds `minClauseSegmentChars`: every segment
+ * gets a mark, and a mark is the only proof of what the caller heard, so proof comes at least every long
+ * clause (a comma is a pause in the voice anyway).
  *
  * Guarantees, whatever the token boundaries are:
  * - joining every segment (all `push` results, then `flush`) gives back the input exactly, whitespace
@@ -21,6 +24,11 @@ export interface SentenceChunkerOptions {
    */
   minFirstSegmentChars?: number;
   /**
+   * After the first segment, a segment may end at a clause boundary once it holds at least this many
+   * characters (about 4 s of speech at the default). Default 60.
+   */
+  minClauseSegmentChars?: number;
+  /**
    * A segment that reaches this many characters without a sentence end is cut at its last clause boundary,
    * or failing that between two words, so a run-on sentence cannot hold back speech. Default 250.
    */
@@ -35,6 +43,7 @@ export interface SentenceChunker {
 }
 
 export const DEFAULT_MIN_FIRST_SEGMENT_CHARS = 20;
+export const DEFAULT_MIN_CLAUSE_SEGMENT_CHARS = 60;
 export const DEFAULT_MAX_SEGMENT_CHARS = 250;
 
 export function createSentenceChunker(options: SentenceChunkerOptions = {}): SentenceChunker {
@@ -42,6 +51,10 @@ export function createSentenceChunker(options: SentenceChunkerOptions = {}): Sen
     minFirst: positiveInteger(
       "minFirstSegmentChars",
       options.minFirstSegmentChars ?? DEFAULT_MIN_FIRST_SEGMENT_CHARS,
+    ),
+    minClause: positiveInteger(
+      "minClauseSegmentChars",
+      options.minClauseSegmentChars ?? DEFAULT_MIN_CLAUSE_SEGMENT_CHARS,
     ),
     max: positiveInteger("maxSegmentChars", options.maxSegmentChars ?? DEFAULT_MAX_SEGMENT_CHARS),
   };
@@ -72,6 +85,7 @@ export function createSentenceChunker(options: SentenceChunkerOptions = {}): Sen
 
 interface Limits {
   minFirst: number;
+  minClause: number;
   max: number;
 }
 
@@ -178,7 +192,8 @@ function nextCut(text: string, isFirstSegment: boolean, limits: Limits): number 
     if (clauseEnd !== undefined) {
       const next = skipWhitespace(text, clauseEnd);
       if (next === text.length) return undefined;
-      if (isFirstSegment && clauseEnd - contentStart >= limits.minFirst) return next;
+      const minChars = isFirstSegment ? limits.minFirst : limits.minClause;
+      if (clauseEnd - contentStart >= minChars) return next;
       lastClauseCut = next;
       i = clauseEnd;
       continue;

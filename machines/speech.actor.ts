@@ -24,6 +24,8 @@ import { createSentenceChunker } from "./sentence-chunker.js";
 
 export type SpeechSource =
   | { kind: "phrase"; text: string }
+  /** Words of an interrupted utterance, said again from the segment the caller cut into. */
+  | { kind: "resume"; text: string }
   | { kind: "reply"; llm: LlmClient; messages: readonly ChatMessage[]; tools: readonly ToolSpec[] };
 
 export interface SpeechInput {
@@ -43,10 +45,18 @@ export interface SpeechInput {
  */
 export const EVENT_EVERY_BYTES = 8000;
 
-/** What a speech producer tells the call actor, in this order per segment: synthesizing?, audio+, segment. */
+/**
+ * What a speech producer tells the call actor, in this order per segment: queued (replies), synthesizing?,
+ * audio+, segment.
+ */
 export type SpeechEvent =
   /** The LLM produced its first chunk (text or tool call): it is alive. Replies only. */
   | { type: "llm.firstChunk"; generation: number }
+  /**
+   * The LLM's words up to a segment boundary, waiting their turn for TTS: what a resume after a false
+   * interruption may still say although none of it was sent. Replies only; one event per segment.
+   */
+  | { type: "speech.queued"; generation: number; text: string }
   /** TTS was asked to speak `text`: audio is owed (cached audio skips this). */
   | { type: "speech.synthesizing"; generation: number; text: string }
   /**
@@ -70,6 +80,7 @@ export const speechActor = fromCallback<EventObject, SpeechInput>(({ input, send
   };
   const producer = new SpeechProducer(input, send, controller);
   if (input.source.kind === "phrase") producer.speakPhrase(input.source.text);
+  else if (input.source.kind === "resume") producer.speakResumed(input.source.text);
   else producer.speakReply(input.source);
   return () => controller.abort();
 });
@@ -101,6 +112,23 @@ class SpeechProducer {
     );
   }
 
+  /** Cut into segments as a reply is, each reported queued, so a second interruption can resume it again. */
+  speakResumed(text: string): void {
+    const chunker = createSentenceChunker();
+    const segments = [...chunker.push(text), ...chunker.flush()];
+    for (const segment of segments) this.queue(segment);
+    const speak = async () => {
+      for (const segment of segments) await this.speakSegment(segment);
+    };
+    speak().then(
+      () => {
+        if (!this.failed)
+          this.send({ type: "speech.done", generation: this.generation, text, toolCalls: [] });
+      },
+      (error: unknown) => this.fail("tts", error),
+    );
+  }
+
   speakReply(source: Extract<SpeechSource, { kind: "reply" }>): void {
     const segments = new SegmentQueue();
     const toolCalls: ToolCall[] = [];
@@ -124,11 +152,15 @@ class SpeechProducer {
           toolCalls.push(chunk.call);
         } else {
           text += chunk.text;
-          segments.push(chunker.push(chunk.text));
+          queue(chunker.push(chunk.text));
         }
       }
-      segments.push(chunker.flush());
+      queue(chunker.flush());
       segments.close();
+    };
+    const queue = (cut: readonly string[]) => {
+      for (const segment of cut) this.queue(segment);
+      segments.push(cut);
     };
 
     const speak = async () => {
@@ -144,6 +176,11 @@ class SpeechProducer {
     void Promise.all([listening, speaking]).then(() => {
       if (!this.failed) this.send({ type: "speech.done", generation: this.generation, text, toolCalls });
     });
+  }
+
+  private queue(segment: string): void {
+    if (segment.trim() !== "")
+      this.send({ type: "speech.queued", generation: this.generation, text: segment });
   }
 
   private async speakSegment(text: string): Promise<void> {

@@ -4,7 +4,7 @@
  * back as the words the caller would hear.
  */
 import { SimulatedClock } from "xstate";
-import type { CallClock } from "../../machines/call-actor.js";
+import type { ReadableClock } from "../../machines/call-actor.js";
 import {
   type ChatMessage,
   EngineError,
@@ -24,18 +24,30 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** The fake "audio" of `text`. */
-export function audioOf(text: string): Uint8Array {
-  return encoder.encode(text);
+export function audioOf(text: string, msPerChar = 0): Uint8Array {
+  const words = encoder.encode(text);
+  const length = Math.max(words.length, Math.round(text.length * msPerChar * MULAW_BYTES_PER_MS));
+  if (length === words.length) return words;
+  // Silence (NUL, which the recording telephony strips) stretches the words to a speaking pace.
+  const audio = new Uint8Array(length);
+  audio.set(words);
+  return audio;
 }
+
+const MULAW_BYTES_PER_MS = 8;
 
 // ---------------------------------------------------------------------------------------------------------
 // Clock
 // ---------------------------------------------------------------------------------------------------------
 
 /** A SimulatedClock that also knows how many timers are pending (XState's keeps that private). */
-export class CountingClock implements CallClock {
+export class CountingClock implements ReadableClock {
   readonly simulated = new SimulatedClock();
   private readonly pending = new Set<unknown>();
+
+  now(): number {
+    return this.simulated.now();
+  }
 
   setTimeout(fn: (...args: unknown[]) => void, timeout: number): unknown {
     const id: unknown = this.simulated.setTimeout(() => {
@@ -275,6 +287,9 @@ export class StreamedSynthesis {
  */
 export class FakeTts implements TtsEngine {
   readonly name = "fake-tts";
+  /** `msPerChar`: how long the fake voice takes per character (0: one byte per character). */
+  constructor(readonly msPerChar = 0) {}
+
   readonly requests: SynthesisRequest[] = [];
   private readonly stalled = new Set<string>();
   private readonly failing = new Set<string>();
@@ -317,7 +332,7 @@ export class FakeTts implements TtsEngine {
       const synthesis = this.streamed.get(text);
       this.streamed.delete(text);
       if (synthesis) yield* synthesis.read(aborted);
-      else yield audioOf(text);
+      else yield audioOf(text, this.msPerChar);
     } finally {
       request.open = false;
     }
@@ -330,8 +345,8 @@ export class FakeTts implements TtsEngine {
 }
 
 /** A phrase cache holding the fake audio of the given phrases. */
-export function cachedPhrases(texts: readonly string[]): PhraseCache {
-  const audio = new Map(texts.map((text) => [text, audioOf(text)]));
+export function cachedPhrases(texts: readonly string[], msPerChar = 0): PhraseCache {
+  const audio = new Map(texts.map((text) => [text, audioOf(text, msPerChar)]));
   return { get: (text) => audio.get(text) };
 }
 
@@ -352,7 +367,7 @@ export class RecordingTelephony implements Telephony {
   restDelay: Promise<void> | undefined;
 
   sendMedia(mulaw: Uint8Array): void {
-    this.log.push(`media ${decoder.decode(mulaw)}`);
+    this.log.push(`media ${decoder.decode(mulaw).replace(/\0+$/, "")}`);
   }
 
   sendMark(name: string): void {

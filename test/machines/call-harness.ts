@@ -29,6 +29,8 @@ export interface TestCallOptions {
   cachePhrases?: boolean;
   /** The recogniser is VAD-backed (`speechStartIsReliable`), as Whisper is; default false (Deepgram). */
   vadRecogniser?: boolean;
+  /** How long the agent's fake voice lasts per character (default 0: one byte, an eighth of a ms). */
+  speechMsPerChar?: number;
 }
 
 /** Lets every pending promise callback and microtask of the fakes and the speech actor run. */
@@ -40,10 +42,13 @@ export function startTestCall(options: TestCallOptions = {}) {
   const clock = new CountingClock();
   const stt = new FakeStt(options.vadRecogniser ?? false);
   const llm = new ScriptedLlm();
-  const tts = new FakeTts();
+  const tts = new FakeTts(options.speechMsPerChar);
   const telephony = new RecordingTelephony();
   const config: CallConfig = forRecogniser(callConfig(options.config), stt);
-  const phrases = options.cachePhrases === false ? undefined : cachedPhrases(Object.values(config.phrases));
+  const phrases =
+    options.cachePhrases === false
+      ? undefined
+      : cachedPhrases(Object.values(config.phrases), options.speechMsPerChar);
   const logs: { level: CallLogLevel; message: string; details: Record<string, unknown> }[] = [];
   const emitted: CallEmitted[] = [];
   /** The type of every event the call actor itself received, in order. */
@@ -64,8 +69,15 @@ export function startTestCall(options: TestCallOptions = {}) {
   actor.on("*", (event) => emitted.push(event));
   actor.start();
 
-  /** Stream time (s) of the next STT result, so results never overlap. */
+  /**
+   * Stream time (s) of the next STT result, so results never overlap. A speech start (and a VAD engine's
+   * words) catch it up with the actor clock (the call started at 0), so their times say when the caller spoke.
+   */
   let sttTime = 0;
+  const sttNow = () => {
+    sttTime = Math.max(sttTime, clock.now() / 1000);
+    return sttTime;
+  };
 
   const call = {
     actor,
@@ -131,21 +143,22 @@ export function startTestCall(options: TestCallOptions = {}) {
       await result(text, { isFinal: true, speechFinal: true, advance: true });
     },
     async utteranceEnd(): Promise<void> {
-      await deepgram({ type: "utteranceEnd", lastWordEnd: sttTime });
+      await deepgram({ type: "utteranceEnd", lastWordEnd: sttNow() });
     },
     async speechStarted(): Promise<void> {
-      await deepgram({ type: "speechStarted", timestamp: sttTime });
+      await deepgram({ type: "speechStarted", timestamp: sttNow() });
     },
 
     // A VAD-segmented recogniser (Whisper): the call's STT events as such an engine emits them ------------
 
     async vad(event: "speechStarted" | "speechEnded"): Promise<void> {
-      stt.emit({ type: event, at: sttTime });
+      stt.emit({ type: event, at: sttNow() });
       await settle();
     },
     /** Words of the open segment (`interim`) or of the whole segment once it closed (`final`). */
     async vadWords(type: "interim" | "final", text: string): Promise<void> {
-      stt.emit({ type, text, start: sttTime, end: sttTime + 1, confidence: 0.9 });
+      const start = sttNow();
+      stt.emit({ type, text, start, end: start + 1, confidence: 0.9 });
       if (type === "final") sttTime += 1;
       await settle();
     },

@@ -37,7 +37,7 @@ describe("barge-in", () => {
     expect(call.state()).toBe("active.listening.hearing");
     expect(reply.aborted).toBe(true);
     expect(call.history()).toEqual([GREETED]);
-    expect(call.emitted).toContainEqual({ type: "bargeIn", turn: 1, heard: 0, sent: 1 });
+    expect(call.emitted).toContainEqual({ type: "bargeIn", turn: 1, heard: 0, sent: 1, estimatedWords: 0 });
 
     // Twilio echoes the cleared mark: it proves nothing.
     await call.playMarks();

@@ -57,7 +57,7 @@ describe("a batch recogniser behind a VAD", () => {
     expect(call.sent()).toEqual([]); // speech alone decides nothing yet
     await call.vadWords("interim", "wait a second");
     expect(call.sent()).toEqual(["clear"]);
-    expect(call.emitted).toContainEqual({ type: "bargeIn", turn: 1, heard: 0, sent: 2 });
+    expect(call.emitted).toContainEqual({ type: "bargeIn", turn: 1, heard: 0, sent: 2, estimatedWords: 0 });
     await call.vadWords("final", "Wait a second, it's the kitchen one.");
     await call.vad("speechEnded");
     expect(call.llm.current.messages.at(-1)).toEqual({
@@ -75,8 +75,10 @@ describe("a batch recogniser behind a VAD", () => {
     expect(call.sent()).toEqual([]);
     await call.advance(1);
     expect(call.sent()).toEqual(["clear"]);
-    expect(call.state()).toBe("active.listening.hearing");
+    // No word yet: a cough would make the agent resume; these words make it the caller's turn.
+    expect(call.state()).toBe("active.interrupted.awaitingWords");
     await call.vadWords("final", "Hold on, let me check.");
+    expect(call.state()).toBe("active.listening.hearing");
     await call.vad("speechEnded");
     expect(call.llm.current.messages.at(-1)).toEqual({
       role: "user",

@@ -58,7 +58,7 @@ describe("streamed speech", () => {
     expect(call.received.filter((type) => type === "speech.audio")).toHaveLength(2);
     expect(EVENT_EVERY_BYTES).toBe(50 * PIECE_BYTES);
     expect(call.actor.getSnapshot().context.playback.segments).toEqual([
-      { text: REPLY, mark: "t1-s0-g2", bytes: 100 * PIECE_BYTES },
+      { text: REPLY, mark: "t1-s0-g2", bytes: 100 * PIECE_BYTES, sentAt: 0, playedAt: null },
     ]);
 
     await call.playMarks();

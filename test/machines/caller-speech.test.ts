@@ -58,14 +58,14 @@ describe("caller speech", () => {
   });
 
   it("keeps the caller mid-utterance from the start of their speech to its end, words or not", () => {
-    const speaking = startUtterance(silentCaller);
+    const speaking = startUtterance(silentCaller, 0);
     expect(isMidUtterance(speaking)).toBe(true);
-    expect(startUtterance(speaking)).toBe(speaking);
+    expect(startUtterance(speaking, 0)).toBe(speaking);
     const withWords = endUtterance(hear(speaking, result("Hello.", 0)));
     expect(withWords.speaking).toBe(false);
     expect(hasFinishedTurn(withWords)).toBe(true);
     // Speech with words but not yet ended is not a finished turn, nor is a noise that ended.
-    expect(hasFinishedTurn(startUtterance(withWords))).toBe(false);
+    expect(hasFinishedTurn(startUtterance(withWords, 0))).toBe(false);
     expect(hasFinishedTurn(endUtterance(speaking))).toBe(false);
     expect(dropUtterance(speaking).speaking).toBe(false);
   });

@@ -51,6 +51,7 @@ const replyText = fc
 const anyText = fc.oneof(replyText, fc.string({ unit: "binary", maxLength: 200 }));
 const chunkerOptions = fc.record({
   minFirstSegmentChars: fc.integer({ min: 1, max: 40 }),
+  minClauseSegmentChars: fc.integer({ min: 1, max: 80 }),
   maxSegmentChars: fc.integer({ min: 5, max: 120 }),
 });
 
@@ -107,6 +108,22 @@ describe("sentence chunker segments", () => {
       "how can I help you today? ",
       "We have openings on Monday, Tuesday and Friday. ",
       "Bye.",
+    ]);
+  });
+
+  it("cuts a long later sentence at a clause boundary once the segment holds minClauseSegmentChars", () => {
+    const text =
+      "Sure. We fit consumer units, smoke alarms and outdoor lights for homes across the county, and we rewire old houses too. Ok?";
+    expect(chunk([text], { minFirstSegmentChars: 20 })).toEqual([
+      "Sure. ",
+      "We fit consumer units, smoke alarms and outdoor lights for homes across the county, ",
+      "and we rewire old houses too. ",
+      "Ok?",
+    ]);
+    expect(chunk([text], { minFirstSegmentChars: 20, minClauseSegmentChars: 200 })).toEqual([
+      "Sure. ",
+      "We fit consumer units, smoke alarms and outdoor lights for homes across the county, and we rewire old houses too. ",
+      "Ok?",
     ]);
   });
 
@@ -207,5 +224,6 @@ describe("sentence chunker segments", () => {
   it("rejects limits that are not positive integers", () => {
     expect(() => createSentenceChunker({ minFirstSegmentChars: 0 })).toThrow(/minFirstSegmentChars/);
     expect(() => createSentenceChunker({ maxSegmentChars: 2.5 })).toThrow(/maxSegmentChars/);
+    expect(() => createSentenceChunker({ minClauseSegmentChars: -1 })).toThrow(/minClauseSegmentChars/);
   });
 });

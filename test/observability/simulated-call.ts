@@ -40,6 +40,15 @@ export const REPLIES = {
   failing: "I will book the first slot for you.",
 } as const;
 
+/**
+ * The actor clock's reading held at 0 (its timers still run in real time): the call places its barge-in cut
+ * by the time audio had been playing, and this script's "Twilio has played none of it" must hold however
+ * slowly the host runs between sending a reply and the caller cutting in.
+ */
+const heldClock: CallInstrument = {
+  attach: () => ({ wrapClock: (clock) => ({ ...clock, now: () => 0 }) }),
+};
+
 export function startSimulatedCall(instruments: CallInstrument[]) {
   const config = callConfig();
   const stt = new FakeStt();
@@ -51,7 +60,7 @@ export function startSimulatedCall(instruments: CallInstrument[]) {
     engines: { stt, llm, tts },
     phrases: cachedPhrases(Object.values(config.phrases)),
     config,
-    instruments,
+    instruments: [heldClock, ...instruments],
   });
   const start: StreamStart = {
     callSid: sid("CA"),

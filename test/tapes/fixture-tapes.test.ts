@@ -78,7 +78,7 @@ describe("a deliberate change to a turn-taking setting", () => {
     const before = lines.indexOf("  recorded:") - 1;
     expect(lines[before]).toMatch(/in {3}stt\.interim "Sorry, it's" \([0-9.]+-[0-9.]+ s\)$/);
     expect(lines[before + 2]).toMatch(
-      /^ {4}- +\d+\.\d ms {2}out {2}emit bargeIn \{"turn":1,"heard":1,"sent":2\}$/,
+      /^ {4}- +\d+\.\d ms {2}out {2}emit bargeIn \{"turn":1,"heard":1,"sent":2,"estimatedWords":1\}$/,
     );
     expect(lines.slice(lines.indexOf("  replayed:"))).toContainEqual(
       expect.stringMatching(/^ {4}\+ +\d+\.\d ms {2}out {2}emit bargeIn/),

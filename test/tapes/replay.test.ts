@@ -86,7 +86,7 @@ describe("replaying a recorded call", () => {
     expect(diff).toContain("(replayed with bargeInMinWords=3)");
     // The two-word interim that cut the agent off in the recording no longer does; the final result does.
     expect(diff).toContain(
-      '"emit bargeIn {"turn":2,"heard":1,"sent":2}" happened 600.0 ms later than recorded',
+      '"emit bargeIn {"turn":2,"heard":1,"sent":2,"estimatedWords":0}" happened 600.0 ms later than recorded',
     );
     expect(diff).toMatch(
       /in {3}stt\.interim "Oh wait" \([0-9.]+-[0-9.]+ s\)\n {2}recorded:\n {4}- +8200\.0 ms {2}out {2}emit bargeIn/,
