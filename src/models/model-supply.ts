@@ -52,7 +52,7 @@ export async function supplyModel(
       `${model.name}: downloaded into ${fetched.targetDir}, checksums verified`,
     );
   } catch (error) {
-    const reason = error instanceof DownloadError ? error.message : messageOf(error);
+    const reason = (error instanceof DownloadError ? error.message : messageOf(error)).replace(/\.+$/, "");
     throw new DownloadError(
       `the ${label} is missing from ${targetDir} (${missing.join(", ")}) and could not be downloaded: ` +
         `${reason}. Fetch it with \`${supply.command}\``,

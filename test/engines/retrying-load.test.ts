@@ -90,7 +90,12 @@ describe("loadWithRetry", () => {
 describe("Kokoro that cannot load", () => {
   it("is reported unavailable, naming KOKORO_MODEL_DIR, and a call's synthesis fails with the reason", async () => {
     const empty = mkdtempSync(join(tmpdir(), "no-kokoro-"));
-    const { env } = loadConfig({ KOKORO_MODEL_DIR: empty });
+    // Deepgram and an LLM server are only reached by a call, so nothing but Kokoro loads here.
+    const { env } = loadConfig({
+      KOKORO_MODEL_DIR: empty,
+      DEEPGRAM_API_KEY: "dg-key-456",
+      LLM_BASE_URL: "http://127.0.0.1:9/v1",
+    });
     const logs = new LogCapture();
     const log = createLogger({ level: "debug", secrets: [], destination: logs }) as unknown as Log;
     const engines = createEngines(env, ["Hello."], log);
