@@ -65,7 +65,7 @@ export const VARIABLE_PURPOSE: Record<string, string> = {
   TTS_VOICE: "the voice sent to the speech endpoint",
   TTS_API_KEY: "the bearer token sent to the speech endpoint",
   PIPER_VOICE:
-    "the Piper voice's .onnx (tokens.txt and espeak-ng-data/ beside it; empty: the models command's en_US-lessac-medium)",
+    "the Piper voice's .onnx (tokens.txt and espeak-ng-data/ beside it; empty: en_US-lessac-medium in MODELS_DIR, downloaded there on first start)",
   PIPER_BASE_URL: "a Piper HTTP server (python3 -m piper.http_server) instead of the voice in process",
   WHISPER_BASE_URL:
     "an OpenAI-compatible transcription server ending in /v1 (speaches, whisper.cpp server); empty: Whisper in process",
