@@ -211,7 +211,6 @@ function inProcessWhisper(env: Env, log: Log, onTranscriptionFailed: (error: Eng
   });
   const engine = createWhisperStt({
     model: env.WHISPER_MODEL,
-    modelDir,
     loadTranscriber: () => loading.forCall(),
     logger: log,
     onTranscriptionFailed,
