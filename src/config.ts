@@ -2,7 +2,9 @@
  * Every setting of the public contract (`.env.example` lists them), read from the environment once at
  * start-up and validated with a message that names the variable, what is wrong and what it is for.
  */
+import { resolve } from "node:path";
 import { z } from "zod";
+import { DEFAULT_MODELS_DIR } from "./models/model-catalog.js";
 
 const DEFAULT_SYSTEM_PROMPT = [
   "You are the friendly receptionist of a small electrical contracting company, answering the phone.",
@@ -38,7 +40,8 @@ export const VARIABLE_PURPOSE: Record<string, string> = {
   MAX_STREAMS_PER_SOURCE: "how many media streams one source address may hold open (429 past it)",
   STREAM_TOKEN_TTL_SECONDS: "how long the per-call stream token handed out in TwiML stays valid",
   TRANSFER_NUMBER: "the number the transfer_call tool dials (empty disables the tool)",
-  STT_PROVIDER: "which speech-to-text engine runs",
+  STT_PROVIDER:
+    "which speech-to-text engine runs (empty: deepgram when DEEPGRAM_API_KEY is set, else Whisper in process)",
   DEEPGRAM_API_KEY: "authenticates to Deepgram's live transcription API",
   DEEPGRAM_BASE_URL: "points the Deepgram SDK at a self-hosted Deepgram or a test server",
   DEEPGRAM_MODEL: "the Deepgram model",
@@ -47,25 +50,32 @@ export const VARIABLE_PURPOSE: Record<string, string> = {
   LLM_API_KEY: "the bearer token sent to the chat endpoint",
   LLM_ENABLE_THINKING: "whether Qwen3-style models may think before answering (adds latency)",
   LLM_PROVIDER:
-    "which LLM answers: a chat endpoint (vllm, ollama or openai: how thinking is switched off) or embedded (llama.cpp in process)",
-  LLM_MODEL_PATH: "the GGUF file the embedded LLM (LLM_PROVIDER=embedded) loads",
+    "which LLM answers: a chat endpoint (vllm, ollama or openai: how thinking is switched off) or embedded (llama.cpp in process; the default without LLM_BASE_URL)",
+  LLM_MODEL_PATH:
+    "the GGUF file the embedded LLM loads (empty: the default model in MODELS_DIR, downloaded on first start)",
   LLM_TEMPERATURE: "the sampling temperature sent with every request",
-  TTS_PROVIDER: "which text-to-speech engine runs",
+  TTS_PROVIDER:
+    "which text-to-speech engine runs (empty: openai when TTS_BASE_URL is set, piper when PIPER_VOICE or PIPER_BASE_URL is, else Kokoro in process)",
   KOKORO_VOICE: "the Kokoro voice",
   KOKORO_DTYPE: "the Kokoro ONNX weights' precision",
-  KOKORO_MODEL_DIR: "a local directory holding the Kokoro model (empty: download from Hugging Face)",
+  KOKORO_MODEL_DIR:
+    "a local directory holding the Kokoro model (empty: MODELS_DIR, downloaded there on first start)",
   TTS_BASE_URL: "the OpenAI-compatible speech endpoint (Kokoro-FastAPI, speaches, OpenAI)",
   TTS_MODEL: "the model name sent to the speech endpoint",
   TTS_VOICE: "the voice sent to the speech endpoint",
   TTS_API_KEY: "the bearer token sent to the speech endpoint",
   PIPER_VOICE:
-    "the Piper voice's .onnx (tokens.txt and espeak-ng-data/ beside it; empty: the models command's en_US-lessac-medium)",
+    "the Piper voice's .onnx (tokens.txt and espeak-ng-data/ beside it; empty: en_US-lessac-medium in MODELS_DIR, downloaded there on first start)",
   PIPER_BASE_URL: "a Piper HTTP server (python3 -m piper.http_server) instead of the voice in process",
   WHISPER_BASE_URL:
     "an OpenAI-compatible transcription server ending in /v1 (speaches, whisper.cpp server); empty: Whisper in process",
   WHISPER_MODEL: "the Whisper model (tiny.en, base.en, ...)",
   WHISPER_MODEL_DIR:
-    "a local directory holding the in-process Whisper model (empty: the models command's download)",
+    "a local directory holding the in-process Whisper model (empty: in MODELS_DIR, downloaded there on first start)",
+  MODELS_DIR:
+    "where the in-process engines' default models live and are downloaded to on first start (npm run models -- list)",
+  HF_ENDPOINT: "the Hugging Face Hub (or a mirror) the default models are downloaded from",
+  HF_TOKEN: "the Hugging Face token sent with model downloads (only for repositories that need a login)",
   SYSTEM_PROMPT: "the agent's persona and instructions",
   GREETING: "the agent's first words",
   CALL_TAPES_DIR: "a directory where every call is recorded as a replayable tape",
@@ -159,21 +169,21 @@ const schema = z.object({
       .regex(/^\+?[0-9]{3,15}$|^sip:.+/, "must be a phone number in E.164 form (+15551234567) or a sip: URI")
       .optional(),
   ),
-  STT_PROVIDER: z.preprocess(emptyToUndefined, z.enum(["deepgram", "whisper"]).default("deepgram")),
+  // The three *_PROVIDER are resolved by engineProfile when unset.
+  STT_PROVIDER: z.preprocess(emptyToUndefined, z.enum(["deepgram", "whisper"]).optional()),
   DEEPGRAM_API_KEY: optionalString,
   DEEPGRAM_BASE_URL: z.preprocess(emptyToUndefined, wsOrHttpUrl.optional()),
   DEEPGRAM_MODEL: z.preprocess(emptyToUndefined, z.string().default("nova-3")),
-  LLM_BASE_URL: z.preprocess(emptyToUndefined, httpUrl.default("http://localhost:8000/v1")),
+  LLM_BASE_URL: z.preprocess(emptyToUndefined, httpUrl.optional()),
   LLM_MODEL: z.preprocess(emptyToUndefined, z.string().default("Qwen/Qwen3-8B")),
   LLM_API_KEY: z.preprocess(emptyToUndefined, z.string().default("EMPTY")),
   LLM_ENABLE_THINKING: boolean(false),
-  // Unset: Ollama when the base URL is on Ollama's port, vLLM otherwise (see llmProvider).
   LLM_PROVIDER: z.preprocess(emptyToUndefined, z.enum(["vllm", "ollama", "openai", "embedded"]).optional()),
   LLM_MODEL_PATH: optionalString,
   // Always sent: servers disagree on the default (Ollama's /v1 uses 1.0, which rambles on a phone line).
   // 0.7 is Qwen3's recommendation for non-thinking use and within Llama 3.1's usual range.
   LLM_TEMPERATURE: z.preprocess(emptyToUndefined, z.coerce.number().min(0).max(2).default(0.7)),
-  TTS_PROVIDER: z.preprocess(emptyToUndefined, z.enum(["kokoro", "openai", "piper"]).default("kokoro")),
+  TTS_PROVIDER: z.preprocess(emptyToUndefined, z.enum(["kokoro", "openai", "piper"]).optional()),
   KOKORO_VOICE: z.preprocess(emptyToUndefined, z.string().default("af_heart")),
   KOKORO_DTYPE: z.preprocess(emptyToUndefined, z.enum(["fp32", "fp16", "q8", "q4", "q4f16"]).default("q8")),
   KOKORO_MODEL_DIR: optionalString,
@@ -186,6 +196,15 @@ const schema = z.object({
   WHISPER_BASE_URL: z.preprocess(emptyToUndefined, httpUrl.optional()),
   WHISPER_MODEL: z.preprocess(emptyToUndefined, z.string().default("tiny.en")),
   WHISPER_MODEL_DIR: optionalString,
+  MODELS_DIR: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .default(DEFAULT_MODELS_DIR)
+      .transform((dir) => resolve(dir)),
+  ),
+  HF_ENDPOINT: z.preprocess(emptyToUndefined, httpUrl.default("https://huggingface.co")),
+  HF_TOKEN: optionalString,
   SYSTEM_PROMPT: z.preprocess(emptyToUndefined, z.string().default(DEFAULT_SYSTEM_PROMPT)),
   GREETING: z.preprocess(emptyToUndefined, z.string().default(DEFAULT_GREETING)),
   CALL_TAPES_DIR: optionalString,
@@ -195,7 +214,50 @@ const schema = z.object({
   CALLS_API_KEY: optionalString,
 });
 
-export type Env = Omit<z.infer<typeof schema>, "PUBLIC_URL"> & { PUBLIC_URL: string };
+type ParsedEnv = z.infer<typeof schema>;
+
+export type Env = Omit<ParsedEnv, "PUBLIC_URL" | keyof EngineProfile> & {
+  PUBLIC_URL: string;
+} & EngineProfile;
+
+/** The engines that run, each chosen by `engineProfile`, and where the chosen LLM server is. */
+export interface EngineProfile {
+  STT_PROVIDER: "deepgram" | "whisper";
+  LLM_PROVIDER: "vllm" | "ollama" | "openai" | "embedded";
+  TTS_PROVIDER: "kokoro" | "openai" | "piper";
+  LLM_BASE_URL: string;
+}
+
+/** Where a chat-endpoint LLM is looked for when LLM_PROVIDER names one but LLM_BASE_URL is empty: vLLM's. */
+const DEFAULT_LLM_BASE_URL = "http://localhost:8000/v1";
+
+/**
+ * The one rule that picks the engines, so a first start with nothing configured is a whole agent in this
+ * process: an engine named in its *_PROVIDER runs as named; else an engine whose server or account is
+ * configured replaces its embedded counterpart (DEEPGRAM_API_KEY: Deepgram; LLM_BASE_URL: that server,
+ * Ollama when it is on Ollama's port 11434, vLLM otherwise; TTS_BASE_URL: the OpenAI-compatible speech
+ * endpoint; PIPER_VOICE or PIPER_BASE_URL: Piper); else the embedded profile: Whisper behind Silero VAD,
+ * llama.cpp, Kokoro, all in process, their models fetched into MODELS_DIR on first start.
+ */
+export function engineProfile(
+  parsed: Pick<
+    ParsedEnv,
+    keyof EngineProfile | "DEEPGRAM_API_KEY" | "TTS_BASE_URL" | "PIPER_VOICE" | "PIPER_BASE_URL"
+  >,
+): EngineProfile {
+  const llmServer = parsed.LLM_BASE_URL;
+  const llm =
+    parsed.LLM_PROVIDER ??
+    (llmServer === undefined ? "embedded" : new URL(llmServer).port === "11434" ? "ollama" : "vllm");
+  return {
+    STT_PROVIDER: parsed.STT_PROVIDER ?? (parsed.DEEPGRAM_API_KEY ? "deepgram" : "whisper"),
+    LLM_PROVIDER: llm,
+    TTS_PROVIDER:
+      parsed.TTS_PROVIDER ??
+      (parsed.TTS_BASE_URL ? "openai" : parsed.PIPER_VOICE || parsed.PIPER_BASE_URL ? "piper" : "kokoro"),
+    LLM_BASE_URL: llmServer ?? DEFAULT_LLM_BASE_URL,
+  };
+}
 
 export interface Config {
   env: Env;
@@ -216,6 +278,7 @@ const SECRET_VARIABLES = [
   "LLM_API_KEY",
   "TTS_API_KEY",
   "CALLS_API_KEY",
+  "HF_TOKEN",
 ] as const;
 
 /** Reads and validates the configuration; throws a `ConfigError` listing every problem at once. */
@@ -238,6 +301,7 @@ export function loadConfig(source: NodeJS.ProcessEnv): Config {
   }
   const env: Env = {
     ...parsed.data,
+    ...engineProfile(parsed.data),
     PUBLIC_URL: parsed.data.PUBLIC_URL ?? `http://localhost:${parsed.data.PORT}`,
   };
   const secrets = SECRET_VARIABLES.map((name) => env[name]).filter(
@@ -247,14 +311,6 @@ export function loadConfig(source: NodeJS.ProcessEnv): Config {
   return { env, secrets };
 }
 
-/** `LLM_PROVIDER`, or, left unset, Ollama when `LLM_BASE_URL` is on Ollama's port 11434, else vLLM. */
-export function llmProvider(
-  env: Pick<Env, "LLM_PROVIDER" | "LLM_BASE_URL">,
-): "vllm" | "ollama" | "openai" | "embedded" {
-  if (env.LLM_PROVIDER) return env.LLM_PROVIDER;
-  return new URL(env.LLM_BASE_URL).port === "11434" ? "ollama" : "vllm";
-}
-
 /**
  * The media stream URL handed to Twilio: always `wss://<PUBLIC_URL host>/twilio/stream`, as the contract
  * fixes, because Twilio only opens secure WebSockets. A local client talking to a plain-http server (the
@@ -262,4 +318,14 @@ export function llmProvider(
  */
 export function streamUrl(env: Pick<Env, "PUBLIC_URL">): string {
   return `wss://${new URL(env.PUBLIC_URL).host}/twilio/stream`;
+}
+
+/**
+ * Where a browser on this machine reaches the server: `HOST` itself, or localhost when the server listens
+ * on every interface.
+ */
+export function browserUrl(env: Pick<Env, "HOST" | "PORT">): string {
+  const anyAddress = env.HOST === "0.0.0.0" || env.HOST === "::" || env.HOST === "";
+  const host = anyAddress ? "localhost" : env.HOST.includes(":") ? `[${env.HOST}]` : env.HOST;
+  return `http://${host}:${env.PORT}/`;
 }

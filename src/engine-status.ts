@@ -2,9 +2,9 @@
  * What each engine is set to and what it still lacks, printed at start-up and served by /health, so a
  * newcomer with an empty .env sees exactly which variables to fill in instead of a crash.
  */
-import { type Env, llmProvider } from "./config.js";
-import { PIPER_DEFAULT_VOICE_PATH } from "./engines/piper/voice-files.js";
-import { missingWhisperFiles } from "./engines/whisper/sherpa-transcriber.js";
+import type { Env } from "./config.js";
+import { missingWhisperFiles, sherpaWhisperFiles } from "./engines/whisper/sherpa-transcriber.js";
+import { DEFAULT_CHOICES, defaultLlmPath, piperVoicePath } from "./models/model-catalog.js";
 
 export interface EngineStatus {
   engine: "telephony" | "stt" | "llm" | "tts";
@@ -23,7 +23,10 @@ export interface EngineStatus {
  * the TTS model's load. `problem` says what is wrong and what to do.
  */
 export type LiveEngineState =
-  | { state: "checking" }
+  | {
+      state: "checking" /** What the load is doing, when it says (downloading a model). */;
+      activity?: string;
+    }
   | { state: "ready"; checkedAt: string }
   | { state: "unavailable"; problem: string; checkedAt: string };
 
@@ -37,7 +40,7 @@ export function ollamaQueueWarning(
   env: Env,
   processEnv: NodeJS.ProcessEnv = process.env,
 ): string | undefined {
-  if (llmProvider(env) !== "ollama") return undefined;
+  if (env.LLM_PROVIDER !== "ollama") return undefined;
   const parallel = processEnv.OLLAMA_NUM_PARALLEL;
   const limit = parallel
     ? `OLLAMA_NUM_PARALLEL=${parallel}: more than ${parallel} simultaneous calls`
@@ -59,7 +62,11 @@ export function withLiveStates(
 function corrected(status: EngineStatus, live: LiveEngineState): EngineStatus {
   switch (live.state) {
     case "checking":
-      return { ...status, ready: false, missing: [...status.missing, "not checked yet: starting"] };
+      return {
+        ...status,
+        ready: false,
+        missing: [...status.missing, live.activity ?? "not checked yet: starting"],
+      };
     case "ready":
       return { ...status, checkedAt: live.checkedAt };
     case "unavailable":
@@ -100,12 +107,14 @@ function telephony(env: Env): EngineStatus {
 
 function stt(env: Env): EngineStatus {
   if (env.STT_PROVIDER === "whisper") {
+    // The default place is the server's to fill (downloaded on first start): its load state says how far.
     const where = env.WHISPER_BASE_URL
       ? `the transcription server at ${env.WHISPER_BASE_URL}`
-      : `in process, from ${env.WHISPER_MODEL_DIR ?? "the models directory (npm run models -- download whisper)"}`;
-    const missingFiles = env.WHISPER_BASE_URL
-      ? []
-      : missingWhisperFiles({ model: env.WHISPER_MODEL, modelDir: env.WHISPER_MODEL_DIR });
+      : `in process, from ${env.WHISPER_MODEL_DIR ?? `${defaultWhisperDir(env)} ${FETCHED_ON_FIRST_START}`}`;
+    const missingFiles =
+      env.WHISPER_BASE_URL || !env.WHISPER_MODEL_DIR
+        ? []
+        : missingWhisperFiles({ model: env.WHISPER_MODEL, modelDir: env.WHISPER_MODEL_DIR });
     const missing =
       missingFiles.length === 0
         ? []
@@ -125,19 +134,18 @@ function stt(env: Env): EngineStatus {
   );
 }
 
+/** Said of a default model's place in MODELS_DIR. */
+const FETCHED_ON_FIRST_START = "(downloaded there on first start)";
+
+function defaultWhisperDir(env: Env): string {
+  return sherpaWhisperFiles({ model: env.WHISPER_MODEL, modelsDir: env.MODELS_DIR }).dir;
+}
+
 function llm(env: Env): EngineStatus {
-  const provider = llmProvider(env);
+  const provider = env.LLM_PROVIDER;
   if (provider === "embedded") {
-    return status(
-      "llm",
-      provider,
-      `${env.LLM_MODEL_PATH ?? "no GGUF file"}, llama.cpp in process`,
-      env.LLM_MODEL_PATH
-        ? []
-        : [
-            "LLM_MODEL_PATH: the GGUF file to load, e.g. a Qwen3 1.7B instruct Q4_K_M (Qwen3-1.7B-Q4_K_M.gguf)",
-          ],
-    );
+    const file = env.LLM_MODEL_PATH ?? `${defaultLlmPath(env.MODELS_DIR)} ${FETCHED_ON_FIRST_START}`;
+    return status("llm", provider, `${file}, llama.cpp in process`, []);
   }
   return status("llm", provider, `model ${env.LLM_MODEL} at ${env.LLM_BASE_URL}`, []);
 }
@@ -148,7 +156,7 @@ function tts(env: Env): EngineStatus {
       return status(
         "tts",
         "kokoro",
-        `voice ${env.KOKORO_VOICE}, ${env.KOKORO_DTYPE}, ${env.KOKORO_MODEL_DIR ? `from ${env.KOKORO_MODEL_DIR}` : "from Hugging Face (downloaded on first start)"}`,
+        `voice ${env.KOKORO_VOICE}, ${env.KOKORO_DTYPE}, from ${env.KOKORO_MODEL_DIR ?? `${env.MODELS_DIR} ${FETCHED_ON_FIRST_START}`}`,
         [],
       );
     case "openai":
@@ -166,7 +174,7 @@ function tts(env: Env): EngineStatus {
         "piper",
         env.PIPER_BASE_URL
           ? `Piper HTTP server at ${env.PIPER_BASE_URL}`
-          : `voice ${env.PIPER_VOICE ?? `${PIPER_DEFAULT_VOICE_PATH} (npm run models -- download piper)`}, in process`,
+          : `voice ${env.PIPER_VOICE ?? `${piperVoicePath(env.MODELS_DIR, DEFAULT_CHOICES.piperVoice)} ${FETCHED_ON_FIRST_START}`}, in process`,
         [],
       );
   }

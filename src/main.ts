@@ -5,9 +5,9 @@
 import { config as loadDotenv } from "dotenv";
 import { callConfig } from "../machines/call-config.js";
 import { createCallFactory } from "./call-factory.js";
-import { type Config, ConfigError, llmProvider, loadConfig } from "./config.js";
-import { describeEngines, ollamaQueueWarning } from "./engine-status.js";
-import { createEngines } from "./engines/create-engines.js";
+import { browserUrl, type Config, ConfigError, loadConfig } from "./config.js";
+import { describeEngines, type LiveEngineState, ollamaQueueWarning } from "./engine-status.js";
+import { createEngines, type Engines } from "./engines/create-engines.js";
 import { describeListenError } from "./listen-error.js";
 import { watchLlm } from "./llm-reachability.js";
 import { createLogger, type Log, wantsPrettyLogs } from "./logger.js";
@@ -69,25 +69,18 @@ async function main(): Promise<void> {
         }),
       ]
     : [];
-  const llmReachability = watchLlm({
-    probe: engines.probeLlm,
-    intervalMs: LLM_CHECK_INTERVAL_MS,
-    ...(llmProvider(env) === "embedded"
-      ? { where: `${env.LLM_MODEL_PATH ?? "(no LLM_MODEL_PATH)"} in process`, fix: "check LLM_MODEL_PATH" }
-      : {
-          where: `model ${env.LLM_MODEL} at ${env.LLM_BASE_URL}`,
-          fix: "check LLM_BASE_URL and LLM_MODEL (start the server, or pull or serve the model)",
-        }),
-    log,
-  });
-  void llmReachability.checkNow();
+  const llmLive = watchLlmState(engines, env, log);
   const observability = await startObservability({ env, metrics, log });
   const server = await buildServer({
     config,
     logger,
     metrics,
     liveCalls: observability.liveCalls,
-    liveEngines: { llm: llmReachability, tts: { current: engines.ttsState } },
+    liveEngines: {
+      ...(engines.sttState ? { stt: { current: engines.sttState } } : {}),
+      llm: llmLive,
+      tts: { current: engines.ttsState },
+    },
     createCall: createCallFactory({
       engines,
       phrases: engines.phrases,
@@ -109,6 +102,11 @@ async function main(): Promise<void> {
     { webhook: `${env.PUBLIC_URL.replace(/\/+$/, "")}/twilio/voice` },
     "ready for calls: point your Twilio number's voice webhook (HTTP POST) here",
   );
+  const url = browserUrl(env);
+  log.info(
+    { url, health: `${url}health` },
+    `open ${url} in a browser; ${url}health says what each engine is doing (models still downloading, or the command that fetches one)`,
+  );
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -121,7 +119,7 @@ async function main(): Promise<void> {
       { signal, activeCalls: server.context.activeCalls() },
       "shutting down: refusing new calls, letting calls in progress finish",
     );
-    llmReachability.stop();
+    llmLive.stop();
     engines.stopRetrying();
     server
       .drain(SHUTDOWN_GRACE_MS)
@@ -138,6 +136,24 @@ async function main(): Promise<void> {
   process.on("unhandledRejection", (reason) => log.error({ err: reason }, "unhandled promise rejection"));
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+}
+
+/** An LLM server is asked whether it answers, now and every interval; an in-process LLM's load says it. */
+function watchLlmState(
+  engines: Engines,
+  env: Config["env"],
+  log: Log,
+): { current(): LiveEngineState; stop(): void } {
+  if (engines.llmState) return { current: engines.llmState, stop: () => undefined };
+  const reachability = watchLlm({
+    probe: engines.probeLlm,
+    intervalMs: LLM_CHECK_INTERVAL_MS,
+    where: `model ${env.LLM_MODEL} at ${env.LLM_BASE_URL}`,
+    fix: "check LLM_BASE_URL and LLM_MODEL (start the server, or pull or serve the model)",
+    log,
+  });
+  void reachability.checkNow();
+  return reachability;
 }
 
 function reportEngines(config: Config, log: Log): void {

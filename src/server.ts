@@ -30,10 +30,10 @@ export interface ServerOptions {
   /** The calls `GET /calls` lists; pass the one attached to the call factory as an instrument. */
   liveCalls?: LiveCalls;
   /**
-   * What the engines checked at run time last showed (the LLM server's answer, the TTS model's load);
+   * What the engines checked at run time last showed (the LLM server's answer, the in-process models' loads);
    * `/health` reports the others as configured.
    */
-  liveEngines?: Partial<Record<"llm" | "tts", { current(): LiveEngineState }>>;
+  liveEngines?: Partial<Record<"stt" | "llm" | "tts", { current(): LiveEngineState }>>;
   /** The server's own deadlines (a stream's start); real timers unless a test passes its own. */
   schedule?: ServerContext["schedule"];
 }
@@ -59,6 +59,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     liveCalls: options.liveCalls ?? new LiveCalls(),
     engineStatus: () =>
       withLiveStates(describeEngines(config.env), {
+        stt: options.liveEngines?.stt?.current(),
         llm: options.liveEngines?.llm?.current(),
         tts: options.liveEngines?.tts?.current(),
       }),

@@ -14,6 +14,11 @@ export function retryDelayMs(failures: number, policy = { firstMs: 1000, maxMs: 
 export interface RetryingLoad<T> {
   /** The attempt in progress or the last one: settles (either way) when that attempt does. */
   attempt(): Promise<T>;
+  /**
+   * What a call uses: the attempt, except while a download is in progress (minutes, where a load takes
+   * seconds), which no call can wait for: then a rejection at once saying what is being downloaded.
+   */
+  forCall(): Promise<T>;
   /** Resolves with the first value that loaded; never rejects. */
   readonly loaded: Promise<T>;
   current(): LiveEngineState;
@@ -22,7 +27,8 @@ export interface RetryingLoad<T> {
 }
 
 export interface RetryingLoadOptions<T> {
-  load: () => Promise<T>;
+  /** One attempt; `downloading` reports what it fetches (shown as the state's `activity`) while it does. */
+  load: (downloading: (activity: string) => void) => Promise<T>;
   /** Called for every failure, with the wait before the next attempt: the owner logs it with its fix. */
   describeFailure: (error: unknown, retryInMs: number) => string;
   /** Replaceable in tests (the default is `setTimeout`, unref'd so a retry never keeps the process alive). */
@@ -42,14 +48,25 @@ export function loadWithRetry<T>(options: RetryingLoadOptions<T>): RetryingLoad<
     resolveLoaded = resolve;
   });
 
+  let activity: string | undefined;
   const start = (): Promise<T> => {
-    const attempt = options.load();
+    let settled = false;
+    activity = undefined;
+    const attempt = options.load((what) => {
+      if (settled) return;
+      activity = what;
+      state = { state: "checking", activity: what };
+    });
     attempt.then(
       (value) => {
+        settled = true;
+        activity = undefined;
         state = { state: "ready", checkedAt: now().toISOString() };
         resolveLoaded(value);
       },
       (error: unknown) => {
+        settled = true;
+        activity = undefined;
         failures += 1;
         const wait = retryDelayMs(failures);
         state = {
@@ -66,6 +83,7 @@ export function loadWithRetry<T>(options: RetryingLoadOptions<T>): RetryingLoad<
 
   return {
     attempt: () => current,
+    forCall: () => (activity === undefined ? current : Promise.reject(new ModelDownloadingError(activity))),
     loaded,
     current: () => state,
     stop: () => {
@@ -73,6 +91,14 @@ export function loadWithRetry<T>(options: RetryingLoadOptions<T>): RetryingLoad<
       cancel?.();
     },
   };
+}
+
+/** A call refused because its engine's model is still being downloaded. */
+export class ModelDownloadingError extends Error {
+  override name = "ModelDownloadingError";
+  constructor(readonly activity: string) {
+    super(`not ready yet: ${activity}`);
+  }
 }
 
 /** `setTimeout` that never keeps the process alive, returning its cancel: retries and health checks use it. */

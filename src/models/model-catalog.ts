@@ -6,12 +6,13 @@
 import { join } from "node:path";
 import { KOKORO_GRAPH_FILES, type KokoroDtype } from "../engines/kokoro/model-files.js";
 import { PACKAGE_ROOT } from "../package-root.js";
+import type { HubFile } from "./hub-download.js";
 
 /** The repository's own models/ folder: the Silero VAD ships there, the others are ignored by git there. */
 export const DEFAULT_MODELS_DIR = join(PACKAGE_ROOT, "models");
 
-export type ModelName = "kokoro" | "whisper" | "piper" | "vad";
-export const MODEL_NAMES: readonly ModelName[] = ["kokoro", "whisper", "piper", "vad"];
+export type ModelName = "kokoro" | "whisper" | "llm" | "piper" | "vad";
+export const MODEL_NAMES: readonly ModelName[] = ["kokoro", "whisper", "llm", "piper", "vad"];
 
 export interface ModelChoices {
   /** Kokoro graph precision (KOKORO_DTYPE). */
@@ -39,9 +40,30 @@ export interface DownloadableModel {
   requiredFiles: readonly string[];
   /** Folders fetched whole (every file under them), e.g. Piper's espeak-ng-data. */
   requiredFolders: readonly string[];
+  /**
+   * The required files' size and checksum, fixed here instead of taken from the repository's listing: a
+   * revision such as "main" can move, and a model the server loads by default must be the one tested.
+   */
+  pinnedFiles?: readonly HubFile[];
   /** What to put in `.env` once the files are in `modelsDir`. */
   envLine(modelsDir: string): string;
   license: string;
+}
+
+/**
+ * The embedded LLM's default model: Qwen3 1.7B instruct at Q4_K_M, small enough for a CPU, good enough
+ * to hold a phone conversation with its thinking off (Apache-2.0).
+ */
+export const DEFAULT_LLM_FILE: HubFile = {
+  path: "Qwen3-1.7B-Q4_K_M.gguf",
+  size: 1_107_409_472,
+  checksum: { algorithm: "sha256", hex: "b139949c5bd74937ad8ed8c8cf3d9ffb1e99c866c823204dc42c0d91fa181897" },
+};
+
+/** Where `npm run models -- download llm` puts the GGUF: what LLM_MODEL_PATH defaults to. */
+export function defaultLlmPath(modelsDir: string): string {
+  const model = describeModel("llm", DEFAULT_CHOICES);
+  return join(modelsDir, model.subdir, DEFAULT_LLM_FILE.path);
 }
 
 /** Where `npm run models -- download piper` puts a voice's graph: what PIPER_VOICE defaults to. */
@@ -85,6 +107,18 @@ export function describeModel(name: Exclude<ModelName, "vad">, choices: ModelCho
         license: "MIT",
       };
     }
+    case "llm":
+      return {
+        name,
+        repo: "unsloth/Qwen3-1.7B-GGUF",
+        revision: "main",
+        subdir: "unsloth/Qwen3-1.7B-GGUF",
+        requiredFiles: [DEFAULT_LLM_FILE.path],
+        requiredFolders: [],
+        pinnedFiles: [DEFAULT_LLM_FILE],
+        envLine: (dir) => `LLM_MODEL_PATH=${defaultLlmPath(dir)}`,
+        license: "Apache-2.0",
+      };
     case "piper": {
       // The Piper voice as sherpa-onnx repackages it: the VITS graph, its tokens and the espeak-ng data the
       // phonemizer reads, side by side as PIPER_VOICE expects them.

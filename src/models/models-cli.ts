@@ -1,23 +1,23 @@
 /**
- * `npm run models -- list | download <kokoro|whisper|piper|vad> [--dir D]`: puts the weights each engine
+ * `npm run models -- list | download <kokoro|whisper|llm|piper|vad> [--dir D]`: puts the weights each engine
  * loads where its `*_MODEL_DIR` / `PIPER_VOICE` setting can point, for machines that must start offline,
  * and says what is installed where.
  */
-import { access, copyFile, mkdir, readdir, stat } from "node:fs/promises";
+import { copyFile, mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { isKokoroDtype } from "../engines/kokoro/model-files.js";
-import { DownloadError, downloadFile, type HubSource, listRepositoryFiles } from "./hub-download.js";
+import { DownloadError } from "./hub-download.js";
 import {
   DEFAULT_CHOICES,
   DEFAULT_MODELS_DIR,
-  type DownloadableModel,
   describeModel,
   MODEL_NAMES,
   type ModelChoices,
   type ModelName,
 } from "./model-catalog.js";
+import { exists, fetchModel, hubSource, missingModelFiles, modelDirectory } from "./model-fetch.js";
 import { createProgressReporter } from "./progress-reporter.js";
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -32,7 +32,8 @@ commands:
   list                      what is installed in the models directory, and what each engine needs
   download <model>          fetch a model for offline use, with checksums; <model> is one of
                             kokoro   Kokoro-82M voice (TTS_PROVIDER=kokoro, the default)
-                            whisper  Whisper for sherpa-onnx (STT_PROVIDER=whisper, in process)
+                            whisper  Whisper for sherpa-onnx (STT_PROVIDER=whisper, in process, the default)
+                            llm      Qwen3 1.7B Q4_K_M GGUF, 1.1 GB (LLM_PROVIDER=embedded, the default)
                             piper    a Piper voice with its espeak-ng data (TTS_PROVIDER=piper)
                             vad      Silero VAD v6.2 (ships with the repository; copied with --dir)
 
@@ -45,6 +46,28 @@ options:
 
 environment: HF_ENDPOINT (a Hugging Face mirror, default https://huggingface.co), HF_TOKEN (if a repository
 needs a login).`;
+
+const HUGGING_FACE = "https://huggingface.co";
+
+/**
+ * The exact command that fetches `name` into `dir` as chosen: what the server's messages tell a person to
+ * run, with only the options that differ from the defaults.
+ */
+export function downloadCommand(name: ModelName, choices: ModelChoices, dir: string): string {
+  const options = [
+    ...(resolve(dir) === DEFAULT_MODELS_DIR ? [] : [`--dir ${/\s/.test(dir) ? JSON.stringify(dir) : dir}`]),
+    ...(name === "kokoro" && choices.kokoroDtype !== DEFAULT_CHOICES.kokoroDtype
+      ? [`--kokoro-dtype ${choices.kokoroDtype}`]
+      : []),
+    ...(name === "whisper" && choices.whisperModel !== DEFAULT_CHOICES.whisperModel
+      ? [`--whisper-model ${choices.whisperModel}`]
+      : []),
+    ...(name === "piper" && choices.piperVoice !== DEFAULT_CHOICES.piperVoice
+      ? [`--piper-voice ${choices.piperVoice}`]
+      : []),
+  ];
+  return ["npm run models -- download", name, ...options].join(" ");
+}
 
 export interface ModelsCliIo {
   out(line: string): void;
@@ -137,52 +160,17 @@ async function downloadModel(name: ModelName, dir: string, choices: ModelChoices
     return;
   }
   const model = describeModel(name, choices);
-  const source: HubSource = {
-    endpoint: (io.env.HF_ENDPOINT || "https://huggingface.co").replace(/\/+$/, ""),
-    repo: model.repo,
-    revision: model.revision,
-    token: io.env.HF_TOKEN || undefined,
-  };
-  io.out(`${name}: listing ${source.endpoint}/${model.repo} (${model.license})`);
-  const files = selectFiles(model, await listRepositoryFiles(source));
-  const targetDir = join(dir, model.subdir);
-  const totalBytes = files.reduce((sum, file) => sum + file.size, 0);
-  const reporter = createProgressReporter(io.progress, files.length, totalBytes);
-  let fetched = 0;
-  for (const file of files) {
-    const outcome = await downloadFile(source, file, targetDir, (progress) => reporter.update(progress));
-    reporter.fileDone(file, outcome);
-    if (outcome === "downloaded") fetched += 1;
-  }
-  reporter.finish();
+  const source = hubSource(model, { endpoint: io.env.HF_ENDPOINT || HUGGING_FACE, token: io.env.HF_TOKEN });
   io.out(
-    `${name}: ${files.length} files in ${targetDir} (${fetched} downloaded, ${files.length - fetched} already ` +
-      `there), checksums verified. Put this in .env:\n  ${model.envLine(dir)}`,
+    `${name}: ${model.pinnedFiles ? "fetching" : "listing"} ${source.endpoint}/${model.repo} (${model.license})`,
   );
-}
-
-/** The files of the listing the engine needs; a required file the repository lacks is an error. */
-function selectFiles(model: DownloadableModel, listed: Awaited<ReturnType<typeof listRepositoryFiles>>) {
-  const byPath = new Map(listed.map((file) => [file.path, file]));
-  const missing = model.requiredFiles.filter((path) => !byPath.has(path));
-  if (missing.length > 0) {
-    throw new DownloadError(
-      `${model.repo} has no ${missing.join(", ")}; check the model name (the repository lists ` +
-        `${listed
-          .slice(0, 8)
-          .map((file) => file.path)
-          .join(", ")}${listed.length > 8 ? ", ..." : ""})`,
-    );
-  }
-  const inFolders = listed.filter((file) =>
-    model.requiredFolders.some((folder) => file.path.startsWith(`${folder}/`)),
+  const fetched = await fetchModel(model, dir, source, (files, totalBytes) =>
+    createProgressReporter(io.progress, files.length, totalBytes),
   );
-  for (const folder of model.requiredFolders) {
-    if (!inFolders.some((file) => file.path.startsWith(`${folder}/`))) {
-      throw new DownloadError(`${model.repo} has no ${folder}/ folder`);
-    }
-  }
-  return [...model.requiredFiles.map((path) => byPath.get(path) as (typeof listed)[number]), ...inFolders];
+  io.out(
+    `${name}: ${fetched.files} files in ${fetched.targetDir} (${fetched.downloaded} downloaded, ` +
+      `${fetched.files - fetched.downloaded} already there), checksums verified. Put this in .env:\n  ${model.envLine(dir)}`,
+  );
 }
 
 async function listModels(dir: string, choices: ModelChoices, io: ModelsCliIo) {
@@ -197,38 +185,17 @@ async function listModels(dir: string, choices: ModelChoices, io: ModelsCliIo) {
       continue;
     }
     const model = describeModel(name, choices);
-    const base = join(dir, model.subdir);
-    const missing = [
-      ...(
-        await Promise.all(model.requiredFiles.map(async (f) => ((await exists(join(base, f))) ? [] : [f])))
-      ).flat(),
-      ...(
-        await Promise.all(
-          model.requiredFolders.map(async (f) => ((await hasFiles(join(base, f))) ? [] : [`${f}/`])),
-        )
-      ).flat(),
-    ];
+    const base = modelDirectory(model, dir);
+    const missing = await missingModelFiles(model, dir);
     const label = name.padEnd(8);
     if (missing.length === 0) {
       io.out(`  ${label} installed: ${base}\n           ${model.envLine(dir)}`);
     } else if (missing.length < model.requiredFiles.length + model.requiredFolders.length) {
       io.out(
-        `  ${label} incomplete in ${base}: missing ${missing.join(", ")}; run npm run models -- download ${name}`,
+        `  ${label} incomplete in ${base}: missing ${missing.join(", ")}; run ${downloadCommand(name, choices, dir)}`,
       );
     } else {
-      io.out(`  ${label} not installed; npm run models -- download ${name}`);
+      io.out(`  ${label} not installed; ${downloadCommand(name, choices, dir)}`);
     }
   }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
-
-async function hasFiles(path: string): Promise<boolean> {
-  if (!(await stat(path).catch(() => undefined))?.isDirectory()) return false;
-  return (await readdir(path)).length > 0;
 }

@@ -1,8 +1,11 @@
 /**
  * The configuration picks the engines: the self-hosted choices reach the adapters they name.
  */
+import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
+import { createServer as createHttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,7 +13,9 @@ import { describe, expect, it, vi } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import { createEngines } from "../../src/engines/create-engines.js";
 import { createLogger, type Log } from "../../src/logger.js";
+import { DEFAULT_LLM_FILE } from "../../src/models/model-catalog.js";
 import { startFakePiperServer } from "../fakes/fake-piper-server.js";
+import { closedLoopbackUrl } from "../support/closed-port.js";
 
 const SPEECH_WAV = readFileSync(
   fileURLToPath(new URL("../../fixtures/real/audio/ljspeech-LJ001-0002.wav", import.meta.url)),
@@ -24,11 +29,38 @@ async function firstAudio(engines: ReturnType<typeof createEngines>): Promise<Ui
   return first.value;
 }
 
+/** A hub that starts sending the file it is asked for, then stops half-way: a download in progress. */
+async function stallingHub() {
+  let sent: () => void = () => undefined;
+  const firstBytesSent = new Promise<void>((resolve) => {
+    sent = resolve;
+  });
+  const server = createHttpServer((_request, response) => {
+    response.writeHead(200, { "content-length": String(DEFAULT_LLM_FILE.size) });
+    response.write(Buffer.alloc(64 * 1024), () => sent());
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    firstBytesSent,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** STT and LLM services that are only reached by a call: what a test of the TTS choice needs beside it. */
+const SERVED_STT_AND_LLM = { DEEPGRAM_API_KEY: "dg-key-456", LLM_BASE_URL: "http://127.0.0.1:9/v1" };
+
 const TINY_GGUF = fileURLToPath(new URL("../../fixtures/models/stories260K.gguf", import.meta.url));
 
 describe("createEngines", () => {
   it("answers with llama.cpp in process with LLM_PROVIDER=embedded, and reports the queue metric", async () => {
-    const { env } = loadConfig({ LLM_PROVIDER: "embedded", LLM_MODEL_PATH: TINY_GGUF });
+    const { env } = loadConfig({ DEEPGRAM_API_KEY: "dg-key-456", LLM_MODEL_PATH: TINY_GGUF });
     const queues: string[] = [];
     const engines = createEngines(env, [], silentLog(), {
       engineErrors: { inc: () => undefined },
@@ -52,14 +84,30 @@ describe("createEngines", () => {
     }
   });
 
-  it("says what to set when LLM_PROVIDER=embedded has no LLM_MODEL_PATH, and the loader names a missing file", async () => {
-    const unset = createEngines(loadConfig({ LLM_PROVIDER: "embedded" }).env, [], silentLog());
-    await expect(unset.probeLlm(new AbortController().signal)).rejects.toThrow(/LLM_MODEL_PATH is not set/);
-    unset.stopRetrying();
+  it("without LLM_MODEL_PATH loads the default model from MODELS_DIR, naming the command when it cannot be fetched", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "no-models-"));
+    const hub = await closedLoopbackUrl();
+    const { env } = loadConfig({ LLM_BASE_URL: "", MODELS_DIR: dir, HF_ENDPOINT: hub });
+    const unset = createEngines({ ...env, STT_PROVIDER: "deepgram" }, [], silentLog());
+    try {
+      await expect(unset.probeLlm(new AbortController().signal)).rejects.toThrow(
+        new RegExp(
+          `the llm model \\(unsloth/Qwen3-1\\.7B-GGUF\\) is missing from ${dir}/unsloth/Qwen3-1\\.7B-GGUF .*` +
+            `cannot reach ${hub}.*Fetch it with \`npm run models -- download llm --dir ${dir}\``,
+        ),
+      );
+      const state = unset.llmState?.();
+      expect(state?.state === "unavailable" && state.problem).toMatch(
+        /^the embedded LLM could not load: .*Retrying in 1 s\./,
+      );
+    } finally {
+      unset.stopRetrying();
+      await rm(dir, { recursive: true, force: true });
+    }
 
     const missing = "/nowhere/model.gguf";
     const absent = createEngines(
-      loadConfig({ LLM_PROVIDER: "embedded", LLM_MODEL_PATH: missing }).env,
+      loadConfig({ LLM_PROVIDER: "embedded", LLM_MODEL_PATH: missing, DEEPGRAM_API_KEY: "dg-key-456" }).env,
       [],
       silentLog(),
     );
@@ -73,9 +121,46 @@ describe("createEngines", () => {
     }
   });
 
+  it("refuses a call at once while the default model downloads, and shows the download in its state", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "downloading-"));
+    const hub = await stallingHub();
+    const { env } = loadConfig({
+      MODELS_DIR: dir,
+      HF_ENDPOINT: hub.endpoint,
+      DEEPGRAM_API_KEY: "dg-key-456",
+    });
+    const engines = createEngines(env, [], silentLog());
+    try {
+      await hub.firstBytesSent;
+      // The bytes are sent; the state follows once the client has read them.
+      await vi.waitFor(
+        () =>
+          expect(engines.llmState?.()).toMatchObject({
+            state: "checking",
+            activity: expect.stringMatching(/^llm: downloading Qwen3-1\.7B-Q4_K_M\.gguf: 0% of 1\.03 GiB/),
+          }),
+        { timeout: 60_000 },
+      );
+      const reply = engines.llm.stream({
+        callId: "CA1",
+        messages: [{ role: "user", content: "Hello?" }],
+        tools: [],
+        signal: new AbortController().signal,
+      });
+      await expect(reply[Symbol.asyncIterator]().next()).rejects.toMatchObject({
+        engine: "llm",
+        message: expect.stringMatching(/not ready yet: llm: downloading Qwen3-1\.7B-Q4_K_M\.gguf/),
+      });
+    } finally {
+      engines.stopRetrying();
+      await hub.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("speaks through Piper's HTTP server with TTS_PROVIDER=piper and PIPER_BASE_URL", async () => {
     const piper = await startFakePiperServer({ wav: SPEECH_WAV });
-    const { env } = loadConfig({ TTS_PROVIDER: "piper", PIPER_BASE_URL: piper.url });
+    const { env } = loadConfig({ ...SERVED_STT_AND_LLM, TTS_PROVIDER: "piper", PIPER_BASE_URL: piper.url });
     const engines = createEngines(env, [], silentLog());
     try {
       expect((await firstAudio(engines)).length).toBeGreaterThan(0);
@@ -92,7 +177,7 @@ describe("createEngines", () => {
   it("loads the Piper voice in process without PIPER_BASE_URL, and says what to fix when it is missing", async () => {
     const dir = await mkdtemp(join(tmpdir(), "no-voice-"));
     const voice = join(dir, "en_US-lessac-medium.onnx");
-    const { env } = loadConfig({ TTS_PROVIDER: "piper", PIPER_VOICE: voice });
+    const { env } = loadConfig({ ...SERVED_STT_AND_LLM, TTS_PROVIDER: "piper", PIPER_VOICE: voice });
     const engines = createEngines(env, [], silentLog());
     try {
       await vi.waitFor(() => expect(engines.ttsState().state).toBe("unavailable"), { timeout: 60_000 });

@@ -87,10 +87,51 @@ describe("loadWithRetry", () => {
   });
 });
 
+describe("loadWithRetry during a download", () => {
+  it("shows what is being downloaded, refuses calls at once meanwhile, and lets them wait for a plain load", async () => {
+    let report: (activity: string) => void = () => undefined;
+    let finish: (value: string) => void = () => undefined;
+    const loading = loadWithRetry<string>({
+      load: (downloading) => {
+        report = downloading;
+        return new Promise((resolve) => {
+          finish = resolve;
+        });
+      },
+      describeFailure: () => "down",
+      schedule: manualSchedule().schedule,
+    });
+    // A load that has reported no download yet is a load of seconds: a call waits for it.
+    const waiting = loading.forCall();
+    report("llm: downloading model.gguf: 42% of 1.03 GiB");
+    expect(loading.current()).toEqual({
+      state: "checking",
+      activity: "llm: downloading model.gguf: 42% of 1.03 GiB",
+    });
+    await expect(loading.forCall()).rejects.toMatchObject({
+      name: "ModelDownloadingError",
+      message: "not ready yet: llm: downloading model.gguf: 42% of 1.03 GiB",
+    });
+    finish("model");
+    await expect(waiting).resolves.toBe("model");
+    await settle();
+    expect(loading.current()).toMatchObject({ state: "ready" });
+    await expect(loading.forCall()).resolves.toBe("model");
+    // A late progress report from the finished attempt changes nothing.
+    report("llm: downloading model.gguf: 100% of 1.03 GiB");
+    expect(loading.current()).toMatchObject({ state: "ready" });
+  });
+});
+
 describe("Kokoro that cannot load", () => {
   it("is reported unavailable, naming KOKORO_MODEL_DIR, and a call's synthesis fails with the reason", async () => {
     const empty = mkdtempSync(join(tmpdir(), "no-kokoro-"));
-    const { env } = loadConfig({ KOKORO_MODEL_DIR: empty });
+    // Deepgram and an LLM server are only reached by a call, so nothing but Kokoro loads here.
+    const { env } = loadConfig({
+      KOKORO_MODEL_DIR: empty,
+      DEEPGRAM_API_KEY: "dg-key-456",
+      LLM_BASE_URL: "http://127.0.0.1:9/v1",
+    });
     const logs = new LogCapture();
     const log = createLogger({ level: "debug", secrets: [], destination: logs }) as unknown as Log;
     const engines = createEngines(env, ["Hello."], log);

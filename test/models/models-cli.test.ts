@@ -106,6 +106,22 @@ describe("npm run models", () => {
     expect(hub.served).not.toContain("MODEL_CARD");
   });
 
+  it("holds the default LLM to its pinned size and checksum, whatever the repository lists", async () => {
+    await hub.close();
+    // The repository's listing would vouch for these bytes; the pin does not.
+    hub = await startFakeHub({
+      "unsloth/Qwen3-1.7B-GGUF": [{ path: "Qwen3-1.7B-Q4_K_M.gguf", content: randomBytes(4096), lfs: true }],
+    });
+
+    const result = await run("download", "llm", "--dir", dir);
+
+    expect(result.status).toBe(1);
+    expect(result.output).toMatch(
+      /Qwen3-1\.7B-Q4_K_M\.gguf arrived corrupted: 4096 bytes .*expected 1107409472 bytes with b139949c5bd74937/,
+    );
+    expect(await readdir(join(dir, "unsloth/Qwen3-1.7B-GGUF"))).toEqual([]);
+  });
+
   it("names the repository and the fix when a model does not exist", async () => {
     const result = await run("download", "whisper", "--whisper-model", "huge.xx", "--dir", dir);
 
@@ -142,6 +158,6 @@ describe("npm run models", () => {
     expect(await run("--help")).toMatchObject({ status: 0, output: MODELS_USAGE });
     const wrong = await run("download", "bark");
     expect(wrong.status).toBe(2);
-    expect(wrong.output).toContain('unknown model "bark": choose one of kokoro, whisper, piper, vad');
+    expect(wrong.output).toContain('unknown model "bark": choose one of kokoro, whisper, llm, piper, vad');
   });
 });

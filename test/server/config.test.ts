@@ -1,6 +1,8 @@
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, llmProvider, loadConfig, streamUrl } from "../../src/config.js";
+import { browserUrl, ConfigError, loadConfig, streamUrl } from "../../src/config.js";
 import { describeEngines, ollamaQueueWarning } from "../../src/engine-status.js";
+import { DEFAULT_MODELS_DIR } from "../../src/models/model-catalog.js";
 
 describe("loadConfig", () => {
   it("starts with nothing configured, every contract default written out", () => {
@@ -11,28 +13,59 @@ describe("loadConfig", () => {
       PUBLIC_URL: "http://localhost:8080",
       TWILIO_API_BASE_URL: "https://api.twilio.com",
       TWILIO_VALIDATE_STREAM_SIGNATURE: true,
-      STT_PROVIDER: "deepgram",
+      STT_PROVIDER: "whisper",
+      WHISPER_MODEL: "tiny.en",
       DEEPGRAM_MODEL: "nova-3",
-      LLM_BASE_URL: "http://localhost:8000/v1",
+      LLM_PROVIDER: "embedded",
       LLM_MODEL: "Qwen/Qwen3-8B",
       LLM_API_KEY: "EMPTY",
       TTS_PROVIDER: "kokoro",
+      MODELS_DIR: DEFAULT_MODELS_DIR,
+      HF_ENDPOINT: "https://huggingface.co",
       KOKORO_VOICE: "af_heart",
       KOKORO_DTYPE: "q8",
       INSPECT: "off",
     });
     expect(env.TWILIO_AUTH_TOKEN).toBeUndefined();
+    expect(env.LLM_MODEL_PATH).toBeUndefined();
+    expect(env.WHISPER_BASE_URL).toBeUndefined();
     expect(env.GREETING.length).toBeGreaterThan(0);
     expect(secrets).toEqual([]);
   });
 
+  it("replaces each embedded engine by the one whose server or account is configured", () => {
+    const providers = (source: Record<string, string>) => {
+      const { env } = loadConfig(source);
+      return [env.STT_PROVIDER, env.LLM_PROVIDER, env.TTS_PROVIDER];
+    };
+    expect(providers({})).toEqual(["whisper", "embedded", "kokoro"]);
+    expect(providers({ DEEPGRAM_API_KEY: "dg-key-456" })).toEqual(["deepgram", "embedded", "kokoro"]);
+    expect(providers({ LLM_BASE_URL: "http://gpu:8000/v1" })).toEqual(["whisper", "vllm", "kokoro"]);
+    expect(providers({ VLLM_BASE_URL: "http://gpu:8000/v1" })).toEqual(["whisper", "vllm", "kokoro"]);
+    expect(providers({ TTS_BASE_URL: "http://tts:8880/v1" })).toEqual(["whisper", "embedded", "openai"]);
+    expect(providers({ PIPER_VOICE: "/voices/a.onnx" })).toEqual(["whisper", "embedded", "piper"]);
+    expect(providers({ PIPER_BASE_URL: "http://piper:5000" })).toEqual(["whisper", "embedded", "piper"]);
+    // Named providers win over what is configured beside them.
+    expect(
+      providers({
+        DEEPGRAM_API_KEY: "dg-key-456",
+        STT_PROVIDER: "whisper",
+        LLM_BASE_URL: "http://gpu:8000/v1",
+        LLM_PROVIDER: "embedded",
+        TTS_BASE_URL: "http://tts:8880/v1",
+        TTS_PROVIDER: "kokoro",
+      }),
+    ).toEqual(["whisper", "embedded", "kokoro"]);
+  });
+
   it("knows Ollama by its port when LLM_PROVIDER is unset, and always has a temperature to send", () => {
-    expect(llmProvider(loadConfig({}).env)).toBe("vllm");
-    expect(llmProvider(loadConfig({ LLM_BASE_URL: "http://localhost:11434/v1" }).env)).toBe("ollama");
-    expect(llmProvider(loadConfig({ LLM_BASE_URL: "http://gpu:11434/v1", LLM_PROVIDER: "vllm" }).env)).toBe(
-      "vllm",
-    );
-    expect(llmProvider(loadConfig({ LLM_PROVIDER: "openai" }).env)).toBe("openai");
+    const provider = (source: Record<string, string>) => loadConfig(source).env.LLM_PROVIDER;
+    expect(provider({ LLM_BASE_URL: "http://localhost:8000/v1" })).toBe("vllm");
+    expect(provider({ LLM_BASE_URL: "http://localhost:11434/v1" })).toBe("ollama");
+    expect(provider({ LLM_BASE_URL: "http://gpu:11434/v1", LLM_PROVIDER: "vllm" })).toBe("vllm");
+    expect(provider({ LLM_PROVIDER: "openai" })).toBe("openai");
+    // A server named without its URL is looked for where vLLM listens by default.
+    expect(loadConfig({ LLM_PROVIDER: "vllm" }).env.LLM_BASE_URL).toBe("http://localhost:8000/v1");
     expect(loadConfig({}).env.LLM_TEMPERATURE).toBe(0.7);
     expect(loadConfig({ LLM_TEMPERATURE: "0.2" }).env.LLM_TEMPERATURE).toBe(0.2);
     expect(() => loadConfig({ LLM_PROVIDER: "llamafile" })).toThrow(/LLM_PROVIDER/);
@@ -98,6 +131,19 @@ describe("loadConfig", () => {
     expect(secrets.sort()).toEqual(["auth-token-123", "dg-key-456", "tts-key-789"]);
   });
 
+  it("resolves MODELS_DIR to an absolute path and keeps HF_TOKEN out of logs", () => {
+    const { env, secrets } = loadConfig({ MODELS_DIR: "some/models", HF_TOKEN: "hf_abcdefgh" });
+    expect(env.MODELS_DIR).toBe(join(process.cwd(), "some/models"));
+    expect(secrets).toEqual(["hf_abcdefgh"]);
+    expect(() => loadConfig({ HF_ENDPOINT: "ftp://mirror" })).toThrow(/HF_ENDPOINT/);
+  });
+
+  it("gives the URL a browser on this machine opens, localhost when listening on every interface", () => {
+    expect(browserUrl({ HOST: "0.0.0.0", PORT: 8080 })).toBe("http://localhost:8080/");
+    expect(browserUrl({ HOST: "127.0.0.1", PORT: 3000 })).toBe("http://127.0.0.1:3000/");
+    expect(browserUrl({ HOST: "::1", PORT: 3000 })).toBe("http://[::1]:3000/");
+  });
+
   it("derives the wss:// stream URL from PUBLIC_URL's host", () => {
     expect(streamUrl({ PUBLIC_URL: "https://voice.example.com" })).toBe(
       "wss://voice.example.com/twilio/stream",
@@ -108,12 +154,12 @@ describe("loadConfig", () => {
 
 describe("describeEngines", () => {
   it("says per engine what is configured and what is missing", () => {
-    const engines = describeEngines(loadConfig({}).env);
+    const engines = describeEngines(loadConfig({ STT_PROVIDER: "deepgram" }).env);
     const byName = Object.fromEntries(engines.map((e) => [e.engine, e]));
     expect(byName.stt?.ready).toBe(false);
     expect(byName.stt?.missing.join()).toMatch(/DEEPGRAM_API_KEY/);
     expect(byName.telephony?.missing.join()).toMatch(/TWILIO_AUTH_TOKEN/);
-    expect(byName.llm?.detail).toContain("Qwen/Qwen3-8B");
+    expect(byName.llm?.detail).toContain("Qwen3-1.7B-Q4_K_M.gguf");
 
     const ready = describeEngines(
       loadConfig({
@@ -144,6 +190,17 @@ describe("ollamaQueueWarning", () => {
 });
 
 describe("describeEngines for the self-hosted profile", () => {
+  it("names where each default model goes in MODELS_DIR, left to the load state to report", () => {
+    const engines = describeEngines(loadConfig({ MODELS_DIR: "/srv/models" }).env);
+    const byName = Object.fromEntries(engines.map((e) => [e.engine, e]));
+    expect(byName.stt?.detail).toContain(
+      "/srv/models/sherpa-onnx-whisper-tiny.en (downloaded there on first start)",
+    );
+    expect(byName.llm?.detail).toContain("/srv/models/unsloth/Qwen3-1.7B-GGUF/Qwen3-1.7B-Q4_K_M.gguf");
+    expect(byName.tts?.detail).toContain("from /srv/models (downloaded there on first start)");
+    expect([byName.stt?.missing, byName.llm?.missing, byName.tts?.missing]).toEqual([[], [], []]);
+  });
+
   it("says the in-process Whisper model is missing and how to fetch it, and asks nothing of a Whisper server", () => {
     const dir = "/nonexistent/whisper-models";
     const inProcess = describeEngines(loadConfig({ STT_PROVIDER: "whisper", WHISPER_MODEL_DIR: dir }).env);

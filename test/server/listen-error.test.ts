@@ -1,8 +1,12 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { describeListenError } from "../../src/listen-error.js";
+import { closedLoopbackUrl } from "../support/closed-port.js";
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -40,14 +44,25 @@ describe("describeListenError", () => {
 describe("the server on a port that is in use", () => {
   it("exits with status 1 and one line saying PORT is in use, not a stack trace", async () => {
     const port = await takenPort();
+    const models = await mkdtemp(join(tmpdir(), "listen-error-models-"));
     const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-      env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", INSPECT: "off", LOG_LEVEL: "info" },
+      env: {
+        ...process.env,
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        INSPECT: "off",
+        LOG_LEVEL: "info",
+        // The default engines start fetching their models at once: never from the internet in a test.
+        MODELS_DIR: models,
+        HF_ENDPOINT: await closedLoopbackUrl(),
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
     const [code] = await once(child, "exit");
+    await rm(models, { recursive: true, force: true });
     expect(code).toBe(1);
     expect(output).toContain(`PORT ${port} is in use`);
     expect(output).not.toMatch(/\n\s+at /);

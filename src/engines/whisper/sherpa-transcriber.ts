@@ -8,8 +8,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { messageOf } from "../../error-message.js";
-import { DEFAULT_CHOICES, describeModel } from "../../models/model-catalog.js";
-import { DEFAULT_MODELS_DIR } from "../../models/models-cli.js";
+import { DEFAULT_CHOICES, DEFAULT_MODELS_DIR, describeModel } from "../../models/model-catalog.js";
 import { type SegmentTranscriber, TranscriptionError, WHISPER_SAMPLE_RATE } from "./transcriber.js";
 
 export interface SherpaWhisperOptions {
@@ -23,10 +22,15 @@ export interface SherpaWhisperOptions {
   numThreads?: number;
 }
 
-/** The files the recognizer needs, where they are looked for. */
-export function sherpaWhisperFiles(options: Pick<SherpaWhisperOptions, "model" | "modelDir">) {
+/**
+ * The files the recognizer needs, where they are looked for: `modelDir`, else the models command's place
+ * in `modelsDir` (MODELS_DIR, default the repository's models/).
+ */
+export function sherpaWhisperFiles(
+  options: Pick<SherpaWhisperOptions, "model" | "modelDir"> & { modelsDir?: string },
+) {
   const catalog = describeModel("whisper", { ...DEFAULT_CHOICES, whisperModel: options.model });
-  const dir = options.modelDir || join(DEFAULT_MODELS_DIR, catalog.subdir);
+  const dir = options.modelDir || join(options.modelsDir ?? DEFAULT_MODELS_DIR, catalog.subdir);
   const [encoder, decoder, tokens] = catalog.requiredFiles.map((file) => join(dir, file)) as [
     string,
     string,
